@@ -1,0 +1,227 @@
+"""Local 3x3 pixel<->superpixel cross-attention: association, superpixel update, unfolding.
+
+This is the single implementation every mmsp model uses (SPFormer backbone, the superpixel
+transformer head, hard superpixels for the metric and the visualisation).
+
+Notation (see ``docs`` and the spec, section 3.3): pixel features live on an ``H x W`` map,
+superpixels on the ``h x w = ceil(H/s) x ceil(W/s)`` grid of ``s x s`` cells. A pixel attends to
+the 9 superpixels of the 3x3 cells around its own cell; a superpixel receives the pixels of its
+3x3-cell window. Channels are split into ``M`` contiguous heads.
+
+* **Association logits** ``A[b, m, n, y, x] = <q_p, k_{c_n(p)}> * scale`` for the ``n``-th
+  candidate ``c_n(p)`` of pixel ``p``; candidates outside the grid are ``-inf``.
+* **Pixel-side weights** ``softmax_n(A)``: normalised over the (up to) 9 candidates.
+* **Superpixel update** ``dZ_j = sum_{p in window(j)} alpha_jp v_p`` with
+  ``alpha_jp = softmax over the window pixels of j`` (SSN's column-normalised centre update
+  with a learned similarity). Padding pixels never contribute.
+* **Unfolding** ``out_p = sum_n w_pn V_{c_n(p)}``: each pixel combines its candidates' vectors.
+
+Everything works in *block layout* (pixels of a cell contiguous, see :mod:`mmsp.ops.grid`):
+logits cost ``O(9 * N * M)`` memory and values ``O(N * C)``; no ``9 x C x H x W`` neighbour
+tensor is ever built at pixel resolution. Softmaxes run in float32 (also under autocast).
+There is no data-dependent Python control flow.
+"""
+import math
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from .grid import (NUM_NEIGHBORS, SuperpixelGrid, from_blocks, gather_neighbors, grid_to_heads,
+                   heads_to_grid, shift_to_superpixels, to_blocks)
+
+def _upcast(x: Tensor) -> Tensor:
+    """Half precision to float32 (softmax numerics under autocast); float32/64 unchanged."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
+__all__ = [
+    'block_logits', 'block_superpixel_update', 'block_unfold', 'blocks_to_association',
+    'association_to_blocks', 'association_logits', 'association_weights', 'superpixel_update',
+    'unfold_superpixels', 'merge_heads'
+]
+
+
+# --------------------------------------------------------------------------- block layout
+def block_logits(pixel_blocks: Tensor, superpixels: Tensor, grid: SuperpixelGrid,
+                 scale: float) -> Tensor:
+    """Masked pixel->candidate logits in block layout.
+
+    Args:
+        pixel_blocks (Tensor): (B, M, h, w, s*s, d) pixel vectors (queries or keys).
+        superpixels (Tensor): (B, M, h, w, d) superpixel vectors.
+        grid (SuperpixelGrid): geometry.
+        scale (float): multiplier of the dot products.
+
+    Returns:
+        Tensor: (B, M, h, w, s*s, 9) logits (at least float32), ``-inf`` at candidates outside the grid.
+    """
+    neighbors = gather_neighbors(superpixels)  # (B, M, h, w, 9, d): superpixel resolution
+    logits = _upcast(torch.matmul(pixel_blocks, neighbors.transpose(-1, -2))) * scale
+    valid = grid.neighbor_mask(logits.device)[:, :, None, :]
+    return logits.masked_fill(~valid, float('-inf'))
+
+
+def block_superpixel_update(logits: Tensor, value_blocks: Tensor, grid: SuperpixelGrid) -> Tensor:
+    """Superpixel-side softmax over each window and weighted mean of the pixel values.
+
+    Args:
+        logits (Tensor): (B, M, h, w, s*s, 9) from :func:`block_logits`.
+        value_blocks (Tensor): (B, M, h, w, s*s, dv) pixel values.
+        grid (SuperpixelGrid): geometry.
+
+    Returns:
+        Tensor: (B, M, h, w, dv) update of every superpixel, in the dtype of the values.
+    """
+    pixel_valid = grid.pixel_mask(logits.device)[:, :, :, None]
+    logits = _upcast(logits).masked_fill(~pixel_valid, float('-inf'))
+    # log-sum-exp of each (cell, candidate) pair over the cell's pixels ...
+    cell_lse = torch.logsumexp(logits, dim=4)  # (B, M, h, w, 9)
+    # ... moved to the candidate superpixel and reduced over its 9 window cells.
+    window_lse = torch.logsumexp(shift_to_superpixels(cell_lse, float('-inf')), dim=4)
+    # Back to the pixel side: the normaliser of candidate n of cell c is that of c + offset(n).
+    norm = gather_neighbors(window_lse, 0.0)  # (B, M, h, w, 9)
+    alpha = torch.exp(logits - norm[:, :, :, :, None, :]).to(value_blocks.dtype)
+    per_cell = torch.matmul(alpha.transpose(-1, -2), value_blocks)  # (B, M, h, w, 9, dv)
+    return shift_to_superpixels(per_cell).sum(dim=4)
+
+
+def block_unfold(weights: Tensor, superpixels: Tensor) -> Tensor:
+    """Each pixel's weighted combination of its 9 candidates' vectors.
+
+    Args:
+        weights (Tensor): (B, M, h, w, s*s, 9) pixel-side weights (zero at invalid candidates).
+        superpixels (Tensor): (B, M, h, w, dv) superpixel vectors.
+
+    Returns:
+        Tensor: (B, M, h, w, s*s, dv).
+    """
+    neighbors = gather_neighbors(superpixels)  # (B, M, h, w, 9, dv)
+    return torch.matmul(weights.to(neighbors.dtype), neighbors)
+
+
+def blocks_to_association(logits: Tensor, grid: SuperpixelGrid) -> Tensor:
+    """(B, M, h, w, s*s, 9) block logits to the exported layout (B, M, 9, H, W)."""
+    b, m = logits.shape[:2]
+    x = logits.permute(0, 1, 5, 2, 3, 4).reshape(b, m * NUM_NEIGHBORS, grid.rows, grid.cols,
+                                                 grid.stride**2, 1)
+    return from_blocks(x, grid).reshape(b, m, NUM_NEIGHBORS, grid.height, grid.width)
+
+
+def association_to_blocks(assoc: Tensor, grid: SuperpixelGrid, fill: float = 0.0) -> Tensor:
+    """(B, M, 9, H, W) association to block layout (B, M, h, w, s*s, 9); padding gets ``fill``."""
+    b, m, n, height, width = assoc.shape
+    ph, pw = grid.padded_shape
+    x = assoc.reshape(b, m * n, height, width)
+    if (ph, pw) != (height, width):
+        x = torch.nn.functional.pad(x, (0, pw - width, 0, ph - height), value=fill)
+    x = to_blocks(x, grid, num_heads=m * n)  # (B, M*9, h, w, s*s, 1)
+    x = x.reshape(b, m, n, grid.rows, grid.cols, grid.stride**2)
+    return x.permute(0, 1, 3, 4, 5, 2)
+
+
+# --------------------------------------------------------------------------- public (B, C, H, W)
+def _check_heads(channels: int, num_heads: int, what: str) -> None:
+    if num_heads < 1 or channels % num_heads:
+        raise ValueError(f'{what}: {channels} channels cannot be split into {num_heads} heads')
+
+
+def association_logits(pixel_query: Tensor, superpixel_key: Tensor, stride: int,
+                       num_heads: int = 1, scale: Optional[float] = None) -> Tensor:
+    """Multi-head logits of every pixel toward its 9 candidate superpixels.
+
+    Args:
+        pixel_query (Tensor): (B, C, H, W) pixel vectors.
+        superpixel_key (Tensor): (B, C, h, w) superpixel vectors, ``h = ceil(H / stride)``.
+        stride (int): superpixel cell size ``s`` in pixels of ``pixel_query``.
+        num_heads (int): number of channel groups ``M``.
+        scale (float, optional): defaults to ``1 / sqrt(C / M)``.
+
+    Returns:
+        Tensor: (B, M, 9, H, W), at least float32; ``-inf`` where the candidate is outside the grid.
+    """
+    grid = SuperpixelGrid.from_tensors(pixel_query, superpixel_key, stride, 'association_logits')
+    if pixel_query.shape[1] != superpixel_key.shape[1]:
+        raise ValueError(f'association_logits: channel mismatch, pixels {tuple(pixel_query.shape)}'
+                         f' vs superpixels {tuple(superpixel_key.shape)}')
+    _check_heads(pixel_query.shape[1], num_heads, 'association_logits')
+    if scale is None:
+        scale = 1.0 / math.sqrt(pixel_query.shape[1] // num_heads)
+    logits = block_logits(to_blocks(pixel_query, grid, num_heads),
+                          grid_to_heads(superpixel_key, num_heads), grid, scale)
+    return blocks_to_association(logits, grid)
+
+
+def association_weights(logits: Tensor) -> Tensor:
+    """Pixel-side normalisation: softmax over the 9 candidates (dim 2), in at least float32."""
+    if logits.dim() != 5 or logits.shape[2] != NUM_NEIGHBORS:
+        raise ValueError(f'association_weights: expected (B, M, 9, H, W), got {tuple(logits.shape)}')
+    return torch.softmax(_upcast(logits), dim=2)
+
+
+def merge_heads(logits: Tensor) -> Tensor:
+    """Merge multi-head logits (B, M, 9, H, W) into one association (B, 9, H, W): sum / sqrt(M)."""
+    if logits.dim() != 5:
+        raise ValueError(f'merge_heads: expected (B, M, 9, H, W), got {tuple(logits.shape)}')
+    return logits.sum(dim=1) / math.sqrt(logits.shape[1])
+
+
+def _check_association(assoc: Tensor, height: int, width: int, what: str) -> None:
+    if assoc.dim() != 5 or assoc.shape[2] != NUM_NEIGHBORS or tuple(assoc.shape[3:]) != (height,
+                                                                                         width):
+        raise ValueError(f'{what}: association must be (B, M, 9, {height}, {width}), '
+                         f'got {tuple(assoc.shape)}')
+
+
+def superpixel_update(logits: Tensor, pixel_value: Tensor, stride: int) -> Tensor:
+    """Association-weighted mean of the pixels that see each superpixel.
+
+    Args:
+        logits (Tensor): (B, M, 9, H, W) association logits (``-inf`` = invalid).
+        pixel_value (Tensor): (B, C, H, W) pixel values, ``C`` divisible by ``M``.
+        stride (int): superpixel cell size.
+
+    Returns:
+        Tensor: (B, C, h, w) update ``dZ`` (add it to the superpixels for the residual form).
+    """
+    if pixel_value.dim() != 4:
+        raise ValueError(f'superpixel_update: pixel values must be (B, C, H, W), '
+                         f'got {tuple(pixel_value.shape)}')
+    grid = SuperpixelGrid(int(pixel_value.shape[2]), int(pixel_value.shape[3]), stride)
+    _check_association(logits, grid.height, grid.width, 'superpixel_update')
+    num_heads = logits.shape[1]
+    _check_heads(pixel_value.shape[1], num_heads, 'superpixel_update')
+    blocks = association_to_blocks(logits, grid, fill=float('-inf'))
+    update = block_superpixel_update(blocks, to_blocks(pixel_value, grid, num_heads), grid)
+    return heads_to_grid(update)
+
+
+def unfold_superpixels(weights: Tensor, superpixel_value: Tensor, stride: int) -> Tensor:
+    """Each pixel's association-weighted combination of its 9 candidates' vectors.
+
+    Args:
+        weights (Tensor): (B, M, 9, H, W) pixel-side weights, e.g. :func:`association_weights`.
+        superpixel_value (Tensor): (B, C, h, w) superpixel features or logits; ``C``
+            divisible by ``M`` (head ``m`` combines channel group ``m``).
+        stride (int): superpixel cell size.
+
+    Returns:
+        Tensor: (B, C, H, W).
+    """
+    if weights.dim() != 5:
+        raise ValueError(f'unfold_superpixels: weights must be (B, M, 9, H, W), '
+                         f'got {tuple(weights.shape)}')
+    grid = SuperpixelGrid(int(weights.shape[3]), int(weights.shape[4]), stride)
+    if superpixel_value.dim() != 4 or tuple(superpixel_value.shape[2:]) != (grid.rows, grid.cols):
+        raise ValueError(f'unfold_superpixels: superpixels {tuple(superpixel_value.shape)} do not '
+                         f'match the ({grid.rows}, {grid.cols}) grid of weights '
+                         f'{tuple(weights.shape)} at stride {stride}')
+    if weights.shape[0] != superpixel_value.shape[0]:
+        raise ValueError(f'unfold_superpixels: batch mismatch {tuple(weights.shape)} vs '
+                         f'{tuple(superpixel_value.shape)}')
+    _check_association(weights, grid.height, grid.width, 'unfold_superpixels')
+    num_heads = weights.shape[1]
+    _check_heads(superpixel_value.shape[1], num_heads, 'unfold_superpixels')
+    out = block_unfold(association_to_blocks(weights, grid),
+                       grid_to_heads(superpixel_value, num_heads))
+    return from_blocks(out, grid)

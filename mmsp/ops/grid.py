@@ -1,0 +1,197 @@
+"""Superpixel grid geometry: cells, the 3x3 candidate neighbourhood and its border mask.
+
+Every superpixel starts as one ``s x s`` cell of the pixel grid. A pixel at ``(y, x)`` lies in the
+fixed cell ``(y // s, x // s)``; its 9 *candidates* are the superpixels of the cells
+``(y // s + dy, x // s + dx)`` with ``dy, dx in {-1, 0, 1}``, indexed row-major
+``n = 3 * (dy + 1) + (dx + 1)`` (``n = 4`` is the own cell). Candidates outside the grid are
+invalid and masked, never zero-padded candidates.
+
+Sizes need not divide: the grid has ``ceil(H / s) x ceil(W / s)`` cells and the last row/column of
+cells may be partial. In *block layout* the pixel map is padded bottom-right to whole cells and
+reshaped so that the pixels of one cell are contiguous: ``(..., h, w, s * s, C)``.
+"""
+from dataclasses import dataclass
+from typing import Tuple
+
+import torch
+from torch import Tensor
+
+#: ``(dy, dx)`` of the 9 candidates, row-major; index 4 is the pixel's own cell.
+NEIGHBOR_OFFSETS: Tuple[Tuple[int, int], ...] = tuple(
+    (dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+NUM_NEIGHBORS = 9
+CENTER = 4
+
+
+@dataclass(frozen=True)
+class SuperpixelGrid:
+    """Geometry of a superpixel grid over an ``height x width`` pixel map.
+
+    Args:
+        height (int): Pixel-map height ``H``.
+        width (int): Pixel-map width ``W``.
+        stride (int): Cell size ``s`` in pixels (``s >= 1``).
+    """
+
+    height: int
+    width: int
+    stride: int
+
+    def __post_init__(self) -> None:
+        for name in ('height', 'width', 'stride'):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f'SuperpixelGrid: {name} must be a positive int, got {value!r}')
+
+    @property
+    def rows(self) -> int:
+        """Number of superpixel rows ``h = ceil(H / s)``."""
+        return -(-self.height // self.stride)
+
+    @property
+    def cols(self) -> int:
+        """Number of superpixel columns ``w = ceil(W / s)``."""
+        return -(-self.width // self.stride)
+
+    @property
+    def num_superpixels(self) -> int:
+        return self.rows * self.cols
+
+    @property
+    def padded_shape(self) -> Tuple[int, int]:
+        return self.rows * self.stride, self.cols * self.stride
+
+    @classmethod
+    def from_tensors(cls, pixels: Tensor, superpixels: Tensor, stride: int,
+                     what: str = 'association') -> 'SuperpixelGrid':
+        """Build the grid of ``pixels`` (B, C, H, W) and check ``superpixels`` (B, C', h, w).
+
+        Raises:
+            ValueError: non-4D tensors, batch mismatch, or a superpixel grid that is not
+                ``ceil(H / s) x ceil(W / s)``.
+        """
+        if pixels.dim() != 4 or superpixels.dim() != 4:
+            raise ValueError(f'{what}: expected 4D pixel (B, C, H, W) and superpixel (B, C, h, w) '
+                             f'tensors, got shapes {tuple(pixels.shape)} and '
+                             f'{tuple(superpixels.shape)}')
+        if pixels.shape[0] != superpixels.shape[0]:
+            raise ValueError(f'{what}: batch sizes differ: pixels {tuple(pixels.shape)} vs '
+                             f'superpixels {tuple(superpixels.shape)}')
+        grid = cls(int(pixels.shape[2]), int(pixels.shape[3]), stride)
+        if tuple(superpixels.shape[2:]) != (grid.rows, grid.cols):
+            raise ValueError(
+                f'{what}: superpixel grid {tuple(superpixels.shape[2:])} is inconsistent with '
+                f'pixels {tuple(pixels.shape[2:])} at stride {stride}: expected '
+                f'(ceil(H/s), ceil(W/s)) = ({grid.rows}, {grid.cols})')
+        return grid
+
+    def neighbor_mask(self, device=None) -> Tensor:
+        """Validity of the 9 candidates of every cell, shape (h, w, 9), bool."""
+        ys = torch.arange(self.rows, device=device).view(-1, 1, 1)
+        xs = torch.arange(self.cols, device=device).view(1, -1, 1)
+        dy = torch.tensor([o[0] for o in NEIGHBOR_OFFSETS], device=device).view(1, 1, -1)
+        dx = torch.tensor([o[1] for o in NEIGHBOR_OFFSETS], device=device).view(1, 1, -1)
+        return ((ys + dy >= 0) & (ys + dy < self.rows) & (xs + dx >= 0) & (xs + dx < self.cols))
+
+    def pixel_mask(self, device=None) -> Tensor:
+        """Which block-layout pixel slots are real pixels (not padding), shape (h, w, s*s)."""
+        s = self.stride
+        ys = torch.arange(self.rows * s, device=device) < self.height
+        xs = torch.arange(self.cols * s, device=device) < self.width
+        valid = ys.view(self.rows, s, 1, 1) & xs.view(1, 1, self.cols, s)
+        return valid.permute(0, 2, 1, 3).reshape(self.rows, self.cols, s * s)
+
+    def cell_ids(self, device=None) -> Tensor:
+        """Id ``row * w + col`` of the cell of every pixel, shape (H, W), int64."""
+        ys = torch.arange(self.height, device=device) // self.stride
+        xs = torch.arange(self.width, device=device) // self.stride
+        return ys.view(-1, 1) * self.cols + xs.view(1, -1)
+
+    def neighbor_id_offsets(self, device=None) -> Tensor:
+        """Id offset ``dy * w + dx`` of each candidate, shape (9,), int64."""
+        return torch.tensor([dy * self.cols + dx for dy, dx in NEIGHBOR_OFFSETS],
+                            dtype=torch.long, device=device)
+
+
+def to_blocks(x: Tensor, grid: SuperpixelGrid, num_heads: int = 1) -> Tensor:
+    """Pixel map to per-head block layout.
+
+    Args:
+        x (Tensor): (B, C, H, W) with ``C`` divisible by ``num_heads``.
+        grid (SuperpixelGrid): geometry of ``x``.
+        num_heads (int): channel groups.
+
+    Returns:
+        Tensor: (B, heads, h, w, s*s, C // heads); padding slots are zero.
+    """
+    b, c, height, width = x.shape
+    s, ph, pw = grid.stride, *grid.padded_shape
+    if (ph, pw) != (height, width):
+        x = torch.nn.functional.pad(x, (0, pw - width, 0, ph - height))
+    x = x.reshape(b, num_heads, c // num_heads, grid.rows, s, grid.cols, s)
+    return x.permute(0, 1, 3, 5, 4, 6, 2).reshape(b, num_heads, grid.rows, grid.cols, s * s,
+                                                   c // num_heads)
+
+
+def from_blocks(xb: Tensor, grid: SuperpixelGrid) -> Tensor:
+    """Inverse of :func:`to_blocks`: (B, heads, h, w, s*s, d) to (B, heads*d, H, W)."""
+    b, m, h, w, _, d = xb.shape
+    s = grid.stride
+    x = xb.reshape(b, m, h, w, s, s, d).permute(0, 1, 6, 2, 4, 3, 5)
+    x = x.reshape(b, m * d, h * s, w * s)
+    return x[:, :, :grid.height, :grid.width]
+
+
+def grid_to_heads(z: Tensor, num_heads: int = 1) -> Tensor:
+    """Superpixel map (B, C, h, w) to (B, heads, h, w, C // heads)."""
+    b, c, h, w = z.shape
+    return z.reshape(b, num_heads, c // num_heads, h, w).permute(0, 1, 3, 4, 2)
+
+
+def heads_to_grid(zh: Tensor) -> Tensor:
+    """Inverse of :func:`grid_to_heads`: (B, heads, h, w, d) to (B, heads*d, h, w)."""
+    b, m, h, w, d = zh.shape
+    return zh.permute(0, 1, 4, 2, 3).reshape(b, m * d, h, w)
+
+
+def _padded(z: Tensor, fill: float) -> Tensor:
+    """Pad grid dims 2 and 3 of (B, M, h, w, ...) by one cell with ``fill``."""
+    b, m, h, w = z.shape[:4]
+    zp = z.new_full((b, m, h + 2, w + 2, *z.shape[4:]), fill)
+    zp[:, :, 1:h + 1, 1:w + 1] = z
+    return zp
+
+
+def gather_neighbors(z: Tensor, fill: float = 0.0) -> Tensor:
+    """``out[..., c, n, :] = z[..., c + offset(n), :]``: each cell's 9 candidates.
+
+    Args:
+        z (Tensor): (B, M, h, w, *rest) values per superpixel.
+        fill (float): value for candidates outside the grid (masked by callers).
+
+    Returns:
+        Tensor: (B, M, h, w, 9, *rest).
+    """
+    h, w = z.shape[2:4]
+    zp = _padded(z, fill)
+    return torch.stack([zp[:, :, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+                        for dy, dx in NEIGHBOR_OFFSETS], dim=4)
+
+
+def shift_to_superpixels(u: Tensor, fill: float = 0.0) -> Tensor:
+    """Adjoint re-indexing of :func:`gather_neighbors`.
+
+    ``out[..., j, n, :] = u[..., j - offset(n), n, :]``: entry ``n`` of cell ``c`` concerns
+    superpixel ``c + offset(n)``; this moves it to that superpixel's position.
+
+    Args:
+        u (Tensor): (B, M, h, w, 9, *rest).
+        fill (float): value where ``j - offset(n)`` is outside the grid.
+
+    Returns:
+        Tensor: (B, M, h, w, 9, *rest).
+    """
+    h, w = u.shape[2:4]
+    up = _padded(u, fill)
+    return torch.stack([up[:, :, 1 - dy:1 - dy + h, 1 - dx:1 - dx + w, n]
+                        for n, (dy, dx) in enumerate(NEIGHBOR_OFFSETS)], dim=4)
