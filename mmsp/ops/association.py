@@ -166,11 +166,13 @@ def merge_heads(logits: Tensor) -> Tensor:
     return logits.sum(dim=1) / math.sqrt(logits.shape[1])
 
 
-def _check_association(assoc: Tensor, height: int, width: int, what: str) -> None:
-    if assoc.dim() != 5 or assoc.shape[2] != NUM_NEIGHBORS or tuple(assoc.shape[3:]) != (height,
-                                                                                         width):
-        raise ValueError(f'{what}: association must be (B, M, 9, {height}, {width}), '
-                         f'got {tuple(assoc.shape)}')
+def _check_association(assoc: Tensor, other: Tensor, what: str) -> None:
+    """``assoc`` must be (B, M, 9, H, W) with H, W those of the pixel tensor ``other``."""
+    if (assoc.dim() != 5 or assoc.shape[2] != NUM_NEIGHBORS
+            or tuple(assoc.shape[3:]) != tuple(other.shape[-2:])):
+        raise ValueError(f'{what}: association {tuple(assoc.shape)} must be (B, M, 9, H, W) with '
+                         f'H, W = {tuple(other.shape[-2:])} of the pixel tensor '
+                         f'{tuple(other.shape)}')
 
 
 def superpixel_update(logits: Tensor, pixel_value: Tensor, stride: int) -> Tensor:
@@ -188,7 +190,7 @@ def superpixel_update(logits: Tensor, pixel_value: Tensor, stride: int) -> Tenso
         raise ValueError(f'superpixel_update: pixel values must be (B, C, H, W), '
                          f'got {tuple(pixel_value.shape)}')
     grid = SuperpixelGrid(int(pixel_value.shape[2]), int(pixel_value.shape[3]), stride)
-    _check_association(logits, grid.height, grid.width, 'superpixel_update')
+    _check_association(logits, pixel_value, 'superpixel_update')
     num_heads = logits.shape[1]
     _check_heads(pixel_value.shape[1], num_heads, 'superpixel_update')
     blocks = association_to_blocks(logits, grid, fill=float('-inf'))
@@ -219,7 +221,7 @@ def unfold_superpixels(weights: Tensor, superpixel_value: Tensor, stride: int) -
     if weights.shape[0] != superpixel_value.shape[0]:
         raise ValueError(f'unfold_superpixels: batch mismatch {tuple(weights.shape)} vs '
                          f'{tuple(superpixel_value.shape)}')
-    _check_association(weights, grid.height, grid.width, 'unfold_superpixels')
+    _check_association(weights, weights, 'unfold_superpixels')
     num_heads = weights.shape[1]
     _check_heads(superpixel_value.shape[1], num_heads, 'unfold_superpixels')
     out = block_unfold(association_to_blocks(weights, grid),

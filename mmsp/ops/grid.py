@@ -178,6 +178,27 @@ def gather_neighbors(z: Tensor, fill: float = 0.0) -> Tensor:
                         for dy, dx in NEIGHBOR_OFFSETS], dim=4)
 
 
+def _shift(u: Tensor, sign: int, fill: float) -> Tensor:
+    """``out[..., c, n, :] = u[..., c + sign * offset(n), n, :]`` on (B, M, h, w, 9, *rest)."""
+    h, w = u.shape[2:4]
+    up = _padded(u, fill)
+    return torch.stack([up[:, :, 1 + sign * dy:1 + sign * dy + h, 1 + sign * dx:1 + sign * dx + w, n]
+                        for n, (dy, dx) in enumerate(NEIGHBOR_OFFSETS)], dim=4)
+
+
+def shift_to_pixels(u: Tensor, fill: float = 0.0) -> Tensor:
+    """Inverse of :func:`shift_to_superpixels`: ``out[..., c, n, :] = u[..., c + offset(n), n, :]``.
+
+    Args:
+        u (Tensor): (B, M, h, w, 9, *rest) in superpixel-side layout.
+        fill (float): value where ``c + offset(n)`` is outside the grid.
+
+    Returns:
+        Tensor: (B, M, h, w, 9, *rest) in pixel-side layout.
+    """
+    return _shift(u, 1, fill)
+
+
 def shift_to_superpixels(u: Tensor, fill: float = 0.0) -> Tensor:
     """Adjoint re-indexing of :func:`gather_neighbors`.
 
@@ -191,7 +212,4 @@ def shift_to_superpixels(u: Tensor, fill: float = 0.0) -> Tensor:
     Returns:
         Tensor: (B, M, h, w, 9, *rest).
     """
-    h, w = u.shape[2:4]
-    up = _padded(u, fill)
-    return torch.stack([up[:, :, 1 - dy:1 - dy + h, 1 - dx:1 - dx + w, n]
-                        for n, (dy, dx) in enumerate(NEIGHBOR_OFFSETS)], dim=4)
+    return _shift(u, -1, fill)

@@ -1,5 +1,5 @@
 """Hard superpixels from a soft association, and the connectivity pass used for evaluation."""
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -7,8 +7,11 @@ from scipy import ndimage
 from torch import Tensor
 
 from .grid import CENTER, NUM_NEIGHBORS, SuperpixelGrid
+from .upsample import upsample_association
 
-__all__ = ['hard_assignment', 'relabel_contiguous', 'enforce_connectivity']
+__all__ = [
+    'hard_assignment', 'relabel_contiguous', 'enforce_connectivity', 'association_to_superpixels'
+]
 
 #: Added to the own-cell logit before the argmax so that ties go to the own cell.
 OWN_CELL_BIAS = 1e-5
@@ -66,6 +69,38 @@ def hard_assignment(association: Tensor, stride: int, contiguous: bool = True
         return relabel_contiguous(ids)
     counts = torch.tensor([int(torch.unique(i).numel()) for i in ids], device=ids.device)
     return ids, counts
+
+
+def association_to_superpixels(association: Tensor, stride: int, pixel_stride: int = 1,
+                               out_size: Optional[Tuple[int, int]] = None) -> Tuple[Tensor, Tensor]:
+    """Hard superpixels at image resolution from association logits at a coarser stride.
+
+    The logits are upsampled by ``pixel_stride`` (:func:`upsample_association`), hard-assigned
+    (:func:`hard_assignment`), cropped to ``out_size`` (removing bottom/right padding) and
+    relabelled ``0 .. K-1`` per image.
+
+    Args:
+        association (Tensor): (B, M, 9, H, W) logits (``-inf`` = invalid candidate).
+        stride (int): superpixel cell size in pixels of ``association``.
+        pixel_stride (int): image pixels per association pixel (e.g. 4 for SPFormer's stem).
+        out_size (tuple[int, int], optional): ``(H0, W0)`` to crop to; must not exceed
+            ``(H * pixel_stride, W * pixel_stride)``.
+
+    Returns:
+        tuple[Tensor, Tensor]: ids (B, H0, W0) int64 and the number of superpixels per image (B,).
+    """
+    if association.dim() != 5:
+        raise ValueError(f'association_to_superpixels: expected (B, M, 9, H, W), got '
+                         f'{tuple(association.shape)}')
+    fine = upsample_association(association, stride, pixel_stride)
+    ids, _ = hard_assignment(fine, stride * pixel_stride, contiguous=False)
+    if out_size is not None:
+        out_h, out_w = int(out_size[0]), int(out_size[1])
+        if out_h > ids.shape[1] or out_w > ids.shape[2] or out_h < 1 or out_w < 1:
+            raise ValueError(f'association_to_superpixels: out_size {tuple(out_size)} is not '
+                             f'within the upsampled map {tuple(ids.shape[1:])}')
+        ids = ids[:, :out_h, :out_w]
+    return relabel_contiguous(ids)
 
 
 def enforce_connectivity(ids: np.ndarray, min_size: int = 0) -> Tuple[np.ndarray, int]:

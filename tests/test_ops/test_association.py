@@ -1,0 +1,138 @@
+"""The block-layout association equals the dense masked reference; gradients are exact."""
+import math
+
+import pytest
+import torch
+
+from mmsp.ops import (SuperpixelGrid, association_logits, association_weights, merge_heads,
+                      superpixel_update, unfold_superpixels)
+from mmsp.ops.reference import (dense_association_logits, dense_superpixel_update, dense_unfold,
+                                neighbor_pair_mask)
+
+# (H, W, stride, heads): odd sizes, stride 1, a 1x1 grid, grids that do not divide
+SHAPES = [(9, 13, 4, 2), (8, 8, 4, 1), (5, 7, 1, 3), (3, 3, 4, 1), (17, 10, 3, 2), (4, 4, 4, 2),
+          (1, 6, 2, 1), (12, 5, 5, 3)]
+
+
+def _inputs(h, w, s, channels=6, batch=2, dtype=torch.float32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    grid = SuperpixelGrid(h, w, s)
+    pix = torch.randn(batch, channels, h, w, generator=g, dtype=dtype)
+    sp = torch.randn(batch, channels, grid.rows, grid.cols, generator=g, dtype=dtype)
+    pv = torch.randn(batch, channels, h, w, generator=g, dtype=dtype)
+    sv = torch.randn(batch, channels, grid.rows, grid.cols, generator=g, dtype=dtype)
+    return pix, sp, pv, sv
+
+
+@pytest.mark.parametrize('h,w,s,m', SHAPES)
+def test_logits_match_dense_reference(h, w, s, m):
+    pix, sp, _, _ = _inputs(h, w, s)
+    ours = association_logits(pix, sp, s, m)
+    ref = dense_association_logits(pix, sp, s, m)
+    assert ours.shape == (2, m, 9, h, w)
+    assert torch.equal(torch.isinf(ours), torch.isinf(ref))
+    finite = torch.isfinite(ref)
+    torch.testing.assert_close(ours[finite], ref[finite], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('h,w,s,m', SHAPES)
+def test_update_and_unfold_match_dense_reference(h, w, s, m):
+    pix, sp, pv, sv = _inputs(h, w, s)
+    # superpixel update: superpixel queries (sp) against pixel keys (pix)
+    ours = superpixel_update(association_logits(pix, sp, s, m), pv, s)
+    ref = dense_superpixel_update(pix, sp, pv, s, m)
+    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+    # unfolding: pixel-side softmax over the 9 candidates
+    ours = unfold_superpixels(association_weights(association_logits(pix, sp, s, m)), sv, s)
+    ref = dense_unfold(pix, sp, sv, s, m)
+    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_border_candidates_masked_and_rows_normalised():
+    h, w, s = 10, 11, 4  # 3 x 3 grid: corners have 4 candidates, edges 6, interior 9
+    pix, sp, _, _ = _inputs(h, w, s)
+    weights = association_weights(association_logits(pix, sp, s, 2))
+    torch.testing.assert_close(weights.sum(dim=2), torch.ones(2, 2, h, w))
+    valid = SuperpixelGrid(h, w, s).neighbor_mask()  # (h, w, 9)
+    counts = valid.sum(-1)
+    assert counts[0, 0] == 4 and counts[0, 1] == 6 and counts[1, 1] == 9
+    cells_y, cells_x = torch.arange(h) // s, torch.arange(w) // s
+    pixel_valid = valid[cells_y][:, cells_x].permute(2, 0, 1)  # (9, H, W)
+    assert (weights[:, :, ~pixel_valid] == 0).all()
+    assert (weights[:, :, pixel_valid] > 0).all()
+
+
+def test_zero_weight_on_every_non_neighbor():
+    h, w, s = 9, 9, 3
+    pix, sp, _, sv = _inputs(h, w, s, channels=4, batch=1)
+    # one-hot superpixel values reveal which superpixels each pixel uses
+    grid = SuperpixelGrid(h, w, s)
+    onehot = torch.eye(grid.num_superpixels).reshape(grid.num_superpixels, grid.rows,
+                                                     grid.cols)[None]
+    weights = association_weights(association_logits(pix, sp, s, 1))
+    used = unfold_superpixels(weights, onehot, s)  # (1, M_sp, H, W)
+    allowed = neighbor_pair_mask(grid).T.reshape(grid.num_superpixels, h, w)
+    assert (used[0][~allowed] == 0).all()
+    torch.testing.assert_close(used.sum(1), torch.ones(1, h, w))
+
+
+@pytest.mark.parametrize('h,w,s,m', [(5, 7, 2, 2), (4, 4, 4, 1), (6, 3, 1, 1)])
+def test_gradcheck(h, w, s, m):
+    pix, sp, pv, sv = _inputs(h, w, s, channels=4, batch=1, dtype=torch.float64)
+    for t in (pix, sp, pv, sv):
+        t.requires_grad_(True)
+    assert torch.autograd.gradcheck(
+        lambda a, b: association_weights(association_logits(a, b, s, m)), (pix, sp))
+    assert torch.autograd.gradcheck(
+        lambda a, b, v: superpixel_update(association_logits(a, b, s, m), v, s), (pix, sp, pv))
+    assert torch.autograd.gradcheck(
+        lambda a, b, v: unfold_superpixels(association_weights(association_logits(a, b, s, m)),
+                                           v, s), (pix, sp, sv))
+
+
+def test_merge_heads_equals_single_head_over_all_channels():
+    pix, sp, _, _ = _inputs(7, 8, 3, channels=6)
+    merged = merge_heads(association_logits(pix, sp, 3, num_heads=3))
+    single = association_logits(pix, sp, 3, num_heads=1)[:, 0]
+    finite = torch.isfinite(single)
+    torch.testing.assert_close(merged[finite], single[finite], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+def test_autocast_low_precision_close_to_fp32(dtype):
+    pix, sp, pv, _ = _inputs(16, 20, 4, channels=8)
+    ref = superpixel_update(association_logits(pix, sp, 4, 2), pv, 4)
+    with torch.autocast('cpu', dtype=dtype):
+        logits = association_logits(pix.to(dtype), sp.to(dtype), 4, 2)
+        out = superpixel_update(logits, pv.to(dtype), 4)
+    assert logits.dtype == torch.float32  # softmax inputs are promoted
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out.float(), ref, atol=5e-2, rtol=5e-2)
+
+
+def test_bad_inputs_name_the_shapes():
+    pix, sp, pv, sv = _inputs(8, 8, 4)
+    with pytest.raises(ValueError, match=r'channel mismatch.*\(2, 6, 8, 8\)'):
+        association_logits(pix, sp[:, :4], 4)
+    with pytest.raises(ValueError, match=r'\(3, 3\) is inconsistent.*\(8, 8\).*stride 4'):
+        association_logits(pix, torch.randn(2, 6, 3, 3), 4)
+    with pytest.raises(ValueError, match='4D'):
+        association_logits(pix[0], sp, 4)
+    with pytest.raises(ValueError, match='heads'):
+        association_logits(pix, sp, 4, num_heads=4)
+    with pytest.raises(ValueError, match='stride'):
+        association_logits(pix, sp, 0)
+    logits = association_logits(pix, sp, 4, 2)
+    with pytest.raises(ValueError, match=r'association \(2, 2, 9, 8, 8\).*\(2, 6, 7, 8\)'):
+        superpixel_update(logits, pv[:, :, :7], 4)
+    with pytest.raises(ValueError, match='do not match'):
+        unfold_superpixels(association_weights(logits), sv[:, :, :1], 4)
+    with pytest.raises(ValueError, match='batch'):
+        association_logits(pix, sp[:1], 4)
+
+
+def test_scale_default_is_inverse_sqrt_head_dim():
+    pix, sp, _, _ = _inputs(4, 4, 2, channels=8)
+    a = association_logits(pix, sp, 2, num_heads=2)
+    b = association_logits(pix, sp, 2, num_heads=2, scale=1.0 / math.sqrt(4))
+    torch.testing.assert_close(a, b)
