@@ -13,8 +13,11 @@ __all__ = [
     'hard_assignment', 'relabel_contiguous', 'enforce_connectivity', 'association_to_superpixels'
 ]
 
-#: Added to the own-cell logit before the argmax so that ties go to the own cell.
-OWN_CELL_BIAS = 1e-5
+#: Relative tolerance within which the own cell wins a tie: the own cell is chosen when its
+#: logit is within ``OWN_CELL_TOL * max(1, |best logit|)`` of the best one (the spec's +1e-5 on
+#: ``n = 4``, made relative so that rounding of large logits, e.g. after interpolation, does not
+#: break ties between equal candidates).
+OWN_CELL_TOL = 1e-5
 
 
 def relabel_contiguous(ids: Tensor) -> Tuple[Tensor, Tensor]:
@@ -60,9 +63,11 @@ def hard_assignment(association: Tensor, stride: int, contiguous: bool = True
         raise ValueError(f'hard_assignment: expected (B, 9, H, W) or (B, M, 9, H, W), got '
                          f'{tuple(association.shape)}')
     grid = SuperpixelGrid(int(association.shape[2]), int(association.shape[3]), stride)
-    bias = torch.zeros(NUM_NEIGHBORS, device=association.device)
-    bias[CENTER] = OWN_CELL_BIAS
-    best = (association.float() + bias.view(1, -1, 1, 1)).argmax(dim=1)  # (B, H, W)
+    association = association.float()
+    top, best = association.max(dim=1)  # (B, H, W)
+    own = association[:, CENTER]
+    tie = own >= top - OWN_CELL_TOL * top.abs().clamp_min(1.0)
+    best = torch.where(tie, torch.full_like(best, CENTER), best)
     ids = grid.cell_ids(association.device)[None] + grid.neighbor_id_offsets(
         association.device)[best]
     if contiguous:

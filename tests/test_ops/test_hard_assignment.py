@@ -26,9 +26,9 @@ def _slow_ids(logits, s):
     for bi in range(b):
         for y in range(h):
             for x in range(w):
-                vals = merged[bi, :, y, x].clone()
-                vals[4] += 1e-5
-                n = int(vals.argmax())
+                vals = merged[bi, :, y, x]
+                top = float(vals.max())
+                n = 4 if vals[4] >= top - 1e-5 * max(1.0, abs(top)) else int(vals.argmax())
                 out[bi, y, x] = (y // s + n // 3 - 1) * grid.cols + (x // s + n % 3 - 1)
     return out
 
@@ -52,6 +52,16 @@ def test_ties_go_to_own_cell():
     logits = torch.zeros(1, 1, 9, 8, 8)
     ids, counts = hard_assignment(logits, 4, contiguous=False)
     assert torch.equal(ids[0], SuperpixelGrid(8, 8, 4).cell_ids())
+    assert counts.tolist() == [4]
+
+
+def test_ties_go_to_own_cell_for_large_interpolated_logits():
+    # a constant (large) logit field: after interpolation every candidate ties up to rounding
+    cells = torch.arange(6) // 3
+    valid = SuperpixelGrid(6, 6, 3).neighbor_mask()[cells][:, cells].permute(2, 0, 1)
+    logits = torch.full((1, 2, 9, 6, 6), 1.2345e4).masked_fill(~valid, float('-inf'))
+    ids, counts = association_to_superpixels(logits, 3, pixel_stride=4)
+    assert torch.equal(ids[0], SuperpixelGrid(24, 24, 12).cell_ids())
     assert counts.tolist() == [4]
 
 
