@@ -1,1 +1,4 @@
+"""Runner hooks registered in ``mmseg.registry.HOOKS``."""
+from .hooks import SuperpixelVisualizationHook
 
+__all__ = ['SuperpixelVisualizationHook']

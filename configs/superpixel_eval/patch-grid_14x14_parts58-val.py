@@ -1,0 +1,5 @@
+_base_ = [
+    '../_base_/datasets/pascal_parts58.py',
+    './_base_/patch-grid_14x14.py',
+    './_base_/sp_eval_runtime.py',
+]

@@ -1,0 +1,3 @@
+from .superpixel_visualization_hook import SuperpixelVisualizationHook
+
+__all__ = ['SuperpixelVisualizationHook']

@@ -1,0 +1,4 @@
+"""Metrics registered in ``mmseg.registry.METRICS``."""
+from .superpixel_metric import ALL_METRICS, DEFAULT_METRICS, SuperpixelMetric
+
+__all__ = ['SuperpixelMetric', 'ALL_METRICS', 'DEFAULT_METRICS']

@@ -1,0 +1,74 @@
+"""Superpixel drawing primitives (pure numpy / OpenCV, PNG output)."""
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from mmsp.ops import association_logits, merge_heads
+from mmsp.visualization import (association_heatmap, colorize_ids, draw_boundaries, make_panel,
+                                mean_color_image, occlude_image, overlay_heatmap, rotate_image,
+                                save_rgb)
+
+IDS = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 2, 2]])
+
+
+def test_draw_boundaries_marks_both_sides_only():
+    img = np.zeros((3, 4, 3), np.uint8)
+    out = draw_boundaries(img, IDS, color=(255, 0, 0))
+    marked = out[..., 0] == 255
+    np.testing.assert_array_equal(marked, [[0, 1, 1, 0], [1, 1, 1, 1], [1, 1, 1, 1]])
+    assert (out[..., 1:] == 0).all() and (img == 0).all()  # input untouched
+    with pytest.raises(ValueError, match='differ in size'):
+        draw_boundaries(img, IDS[:2])
+
+
+def test_mean_color_image_by_hand():
+    img = np.zeros((3, 4, 3), np.uint8)
+    img[0, 0] = (40, 80, 120)
+    out = mean_color_image(img, IDS * 7 - 3)  # arbitrary ids
+    np.testing.assert_array_equal(out[1, 1], (10, 20, 30))  # 4 pixels in superpixel 0
+    assert (out[:, 2:][:2] == 0).all() and (out[2] == 0).all()
+    assert len({tuple(c) for c in colorize_ids(IDS).reshape(-1, 3)}) == 3
+
+
+def test_association_heatmaps_sum_to_one_over_superpixels():
+    torch.manual_seed(0)
+    x = torch.randn(1, 4, 8, 12)
+    z = torch.randn(1, 4, 2, 3)
+    logits = merge_heads(association_logits(x, z, stride=4, num_heads=2))[0]  # (9, 8, 12)
+    total = sum(
+        association_heatmap(logits, 4, superpixel=(r, c)) for r in range(2) for c in range(3))
+    np.testing.assert_allclose(total, 1.0, atol=1e-5)  # every pixel's weights over all superpixels
+    weights = torch.softmax(logits, 0)
+    sp = association_heatmap(logits, 4, superpixel=(0, 0))
+    assert sp[1, 1] == pytest.approx(float(weights[4, 1, 1]))  # own cell = candidate 4
+    assert sp[6, 10] == 0  # outside the 3x3-cell window of superpixel (0, 0)
+    px = association_heatmap(logits, 4, pixel=(5, 6))
+    assert 0 < px.max() <= 1 and px.shape == (8, 12)
+    with pytest.raises(ValueError, match='exactly one'):
+        association_heatmap(logits, 4)
+    with pytest.raises(ValueError, match='outside'):
+        association_heatmap(logits, 4, superpixel=(2, 0))
+    with pytest.raises(ValueError, match=r'\(9, H, W\)'):
+        association_heatmap(logits[:4], 4, pixel=(0, 0))
+
+
+def test_overlay_panel_variants_and_save(tmp_path):
+    img = np.full((20, 30, 3), 100, np.uint8)
+    heat = np.zeros((5, 8))
+    heat[2, 3] = 1
+    over = overlay_heatmap(img, heat)
+    assert over.shape == img.shape and not np.array_equal(over, img)
+    panel = make_panel([img, over, img[:10]], ['a', 'b', 'c'], cols=2)
+    assert panel.shape[0] > 2 * 20 and panel.shape[1] > 2 * 30
+    rot = rotate_image(img, 90)
+    assert rot.shape == img.shape and (rot[0, 0] == 0).all()  # corners filled
+    np.testing.assert_array_equal(rotate_image(img, 0), img)
+    occ = occlude_image(img, 4, top_left=(2, 3), fill=(1, 2, 3))
+    np.testing.assert_array_equal(occ[2:6, 3:7], np.broadcast_to((1, 2, 3), (4, 4, 3)))
+    assert (occ[:2] == 100).all()
+    path = save_rgb(str(tmp_path / 'sub' / 'p.png'), panel)
+    back = cv2.imread(path)[..., ::-1]
+    np.testing.assert_array_equal(back, panel)
+    with pytest.raises(ValueError, match='titles'):
+        make_panel([img], ['a', 'b'])

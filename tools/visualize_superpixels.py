@@ -1,0 +1,170 @@
+"""Draw the superpixels of several methods side by side, with rotation / occlusion variants.
+
+For every image and every variant (original, each ``--rotate`` angle, ``--occlude``) and every
+method, the output PNG shows the superpixel boundaries over the image, the mean-colour
+superpixel image and, for methods that expose their association (``SuperpixelPredictor``), the
+soft association as a heat map: of the superpixel under ``--superpixel Y X`` (default: the image
+centre) or of the pixel ``--pixel Y X`` (original-image coordinates).
+
+Usage::
+
+    python tools/visualize_superpixels.py IMG [IMG ...] \\
+        --method configs/superpixel_eval/patch-grid_14x14_voc12-val.py \\
+        --method configs/superpixel_eval/spformer-s_zeroshot-224_voc12-val.py spformer_s.pth \\
+        --method configs/superpixel_eval/slic_n196_voc12-val.py \\
+        [--rotate 15 45] [--occlude 64] [--pixel 120 200] [--out-dir work_dirs/vis_superpixels]
+
+The occlusion square is placed at (80, 80) of the original image and filled with the ImageNet
+mean colour (the SPFormer robustness setting zeroes the normalised 224x224 input there).
+"""
+import argparse
+import copy
+import os.path as osp
+import sys
+from typing import List, Optional, Tuple
+
+import mmcv
+import numpy as np
+import mmsp  # noqa: F401
+from mmengine.config import Config
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+from mmseg.registry import MODELS
+
+from mmsp.visualization import (association_heatmap, draw_boundaries, make_panel, mean_color_image,
+                                occlude_image, overlay_heatmap, rotate_image, save_rgb)
+
+ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadBSDSAnnotations')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Visualise superpixels of several methods')
+    parser.add_argument('images', nargs='+', help='image files')
+    parser.add_argument(
+        '--method',
+        nargs='+',
+        action='append',
+        required=True,
+        metavar=('CONFIG', 'CHECKPOINT'),
+        help='config [checkpoint]; repeat')
+    parser.add_argument(
+        '--rotate',
+        type=float,
+        nargs='*',
+        default=[],
+        help='also draw the image rotated by these angles (degrees)')
+    parser.add_argument(
+        '--occlude',
+        type=int,
+        help='also draw the image with a square of this '
+        'side occluded at (80, 80)')
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        '--pixel',
+        type=int,
+        nargs=2,
+        metavar=('Y', 'X'),
+        help='heat map of this pixel\'s association')
+    group.add_argument(
+        '--superpixel',
+        type=int,
+        nargs=2,
+        metavar=('Y', 'X'),
+        help='heat map of the superpixel whose grid cell contains this pixel')
+    parser.add_argument('--out-dir', default='work_dirs/vis_superpixels')
+    args = parser.parse_args(argv)
+    for method in args.method:
+        if len(method) > 2:
+            parser.error(f'--method takes CONFIG [CHECKPOINT], got {method}')
+    return args
+
+
+class Method:
+    """A superpixel model with the in-memory version of its config's test pipeline."""
+
+    def __init__(self, config: str, checkpoint: Optional[str]) -> None:
+        cfg = Config.fromfile(config)
+        self.name = osp.splitext(osp.basename(config))[0]
+        model_cfg = copy.deepcopy(cfg.model)
+        if str(model_cfg.get('type', '')).endswith('SuperpixelPredictor'):
+            model_cfg['return_association'] = True
+        self.model = MODELS.build(model_cfg).eval()
+        if checkpoint:
+            load_checkpoint(self.model, checkpoint, map_location='cpu')
+        steps = []
+        for step in copy.deepcopy(cfg.test_dataloader.dataset.pipeline):
+            kind = str(step['type']).split('.')[-1]
+            if kind in ANNOTATION_LOADERS:
+                continue
+            if kind == 'LoadImageFromFile':
+                step = dict(type='LoadImageFromNDArray')
+            elif kind.startswith('Pack'):
+                step = dict(type='PackSegInputs')
+            steps.append(step)
+        self.pipeline = Compose(steps)
+
+    def __call__(self, bgr: np.ndarray):
+        data = pseudo_collate([self.pipeline(dict(img=bgr))])
+        return self.model.test_step(data)[0]
+
+
+def heat_panel(sample, rgb: np.ndarray, pixel: Optional[Tuple[int, int]],
+               superpixel: Optional[Tuple[int, int]]) -> Optional[np.ndarray]:
+    """Association heat map over the image, or None if the method has no association."""
+    if 'pred_association' not in sample:
+        return None
+    logits = sample.pred_association.data.cpu().numpy()
+    cell = int(sample.metainfo['association_cell_size'])
+    stride = int(sample.metainfo['association_pixel_stride'])
+    ori_h, ori_w = rgb.shape[:2]
+    in_h, in_w = sample.metainfo['img_shape'][:2]
+    h, w = -(-in_h // stride), -(-in_w // stride)  # association pixels covering the input
+    point = pixel or superpixel or (ori_h // 2, ori_w // 2)
+    ya = min(h - 1, int(point[0] * in_h / ori_h / stride))
+    xa = min(w - 1, int(point[1] * in_w / ori_w / stride))
+    if pixel is not None:
+        heat = association_heatmap(logits, cell, pixel=(ya, xa))
+    else:
+        heat = association_heatmap(logits, cell, superpixel=(ya // cell, xa // cell))
+    return overlay_heatmap(rgb, heat[:h, :w])
+
+
+def variants(rgb: np.ndarray, args) -> List[Tuple[str, np.ndarray]]:
+    out = [('original', rgb)]
+    out += [(f'rotated {a:g} deg', rotate_image(rgb, a)) for a in args.rotate]
+    if args.occlude:
+        out.append((f'occluded {args.occlude}px', occlude_image(rgb, args.occlude)))
+    return out
+
+
+def main(argv: Optional[List[str]] = None) -> List[str]:
+    args = parse_args(argv)
+    init_default_scope('mmseg')
+    methods = [Method(m[0], m[1] if len(m) > 1 else None) for m in args.method]
+    written = []
+    for path in args.images:
+        rgb = mmcv.imread(path, channel_order='rgb')
+        if rgb is None:
+            raise FileNotFoundError(f'cannot read image {path}')
+        panels, titles = [], []
+        for label, img in variants(rgb, args):
+            for method in methods:
+                sample = method(np.ascontiguousarray(img[..., ::-1]))
+                ids = sample.pred_superpixels.data[0].cpu().numpy()
+                count = len(np.unique(ids))
+                heat = heat_panel(sample, img, args.pixel, args.superpixel)
+                panels += [draw_boundaries(img, ids), mean_color_image(img, ids)]
+                titles += [f'{method.name} ({count}) {label}', 'mean colour']
+                if any(m.model.__class__.__name__ == 'SuperpixelPredictor' for m in methods):
+                    panels.append(heat if heat is not None else np.full_like(img, 255))
+                    titles.append('association' if heat is not None else 'no association')
+        cols = len(panels) // len(variants(rgb, args))
+        out = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0] + '_superpixels.png')
+        written.append(save_rgb(out, make_panel(panels, titles, cols=cols)))
+        print(f'wrote {out}')
+    return written
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
