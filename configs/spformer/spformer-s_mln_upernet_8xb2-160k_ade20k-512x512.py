@@ -1,0 +1,39 @@
+# SPFormer-S + UPerHead on ADE20K, 512x512 crops, 160k iterations (mmseg ViT-UperNet recipe:
+# AdamW 6e-5, wd 0.01, 1500 warm-up iterations, linear poly decay).
+# The backbone starts from the ImageNet run of spformer-s_8xb128_in1k.py; its position
+# embeddings (14x14) are resized to the 32x32 grid of 512 px on load. Train from scratch with
+#   --cfg-options model.backbone.init_cfg=None
+_base_ = [
+    '../_base_/models/spformer_upernet.py',
+    'mmseg::_base_/datasets/ade20k.py',
+    'mmseg::_base_/default_runtime.py',
+    'mmseg::_base_/schedules/schedule_160k.py',
+    '../_base_/mmsp_runtime.py',
+]
+crop_size = (512, 512)
+checkpoint = 'work_dirs/spformer-s_8xb128_in1k/epoch_300.pth'  # noqa
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        img_size=crop_size,
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.')),
+    decode_head=dict(num_classes=150),
+    auxiliary_head=dict(num_classes=150))
+
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=6e-5, betas=(0.9, 0.999), weight_decay=0.01),
+    paramwise_cfg=dict(
+        norm_decay_mult=0.0,
+        bias_decay_mult=0.0,
+        flat_decay_mult=0.0,
+        custom_keys={'.pos_embed': dict(decay_mult=0.0)}))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
+    dict(type='PolyLR', eta_min=0.0, power=1.0, begin=1500, end=160000, by_epoch=False)
+]
+
+train_dataloader = dict(batch_size=2)  # 8 GPUs x 2
+val_dataloader = dict(batch_size=1)
+test_dataloader = val_dataloader

@@ -1,0 +1,25 @@
+# SPFormer-T on ImageNet-1k: 5.7M params, 196 superpixels at 224 px. DeiT recipe, see
+# spformer-s_8xb128_in1k.py.
+_base_ = ['mmpretrain::deit/deit-tiny_4xb256_in1k.py', '../_base_/mmsp_runtime.py']
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='mmseg.SPFormer',
+        arch='tiny',
+        superpixel_stride=16,
+        img_size=224,
+        out_type='avg_featmap',
+        drop_path_rate=0.1),
+    head=dict(
+        type='LinearClsHead',
+        in_channels=192,
+        init_cfg=dict(type='TruncNormal', layer='Linear', std=0.02)),
+)
+
+train_dataloader = dict(batch_size=128)  # 8 x 128 = 1024
+
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, end=5, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=5, end=300)
+]

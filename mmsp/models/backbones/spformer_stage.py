@@ -1,0 +1,172 @@
+"""One SPFormer stage: SCA iterations, position embedding, ViT blocks, pixel unfolding."""
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.utils.checkpoint as cp
+from mmengine.model import BaseModule, ModuleList
+from mmengine.model.weight_init import trunc_normal_
+from torch import Tensor, nn
+
+from mmsp.models.layers import SuperpixelCrossAttention, build_norm2d
+from mmsp.ops import association_weights, unfold_superpixels
+from .pos_embed import resize_pos_embed
+from .vit_block import TransformerBlock
+
+
+class PixelUnfolding(nn.Module):
+    """Scatter superpixel features back to the pixel branch (spec 3.4).
+
+    ``X <- X + gamma_u * U`` with ``U_p = sum_n softmax_n(A_p)_n P_{c_n(p)}`` per head, where
+    ``P = LN2d(Conv1x1_{Cs->Cp}(Z))`` (no activation, ``sp_project_method='noact'``) is split
+    into the association's ``M`` channel groups, and ``A`` is the superpixel-update logits of
+    the stage's last SCA layer renormalised over the 9 candidates (spec A4).
+
+    Args:
+        superpixel_channels (int): ``Cs``.
+        pixel_channels (int): ``Cp``; divisible by the number of association heads.
+        stride (int): superpixel cell size ``s``.
+        norm_cfg (dict): norm after the projection. Defaults to ``LN2d`` (eps 1e-6).
+        layer_scale_init (float): initial ``gamma_u``. Defaults to 1e-5.
+
+    Shapes:
+        x: (B, Cp, H, W); z: (B, Cs, h, w); association: (B, M, 9, H, W) -> (B, Cp, H, W).
+    """
+
+    def __init__(self,
+                 superpixel_channels: int,
+                 pixel_channels: int,
+                 stride: int,
+                 norm_cfg: Dict = dict(type='LN2d', eps=1e-6),
+                 layer_scale_init: float = 1e-5) -> None:
+        super().__init__()
+        self.stride = stride
+        self.proj = nn.Conv2d(superpixel_channels, pixel_channels, 1)
+        self.norm = build_norm2d(norm_cfg, pixel_channels)
+        self.gamma = nn.Parameter(torch.full((pixel_channels, ), float(layer_scale_init)))
+
+    def forward(self, x: Tensor, z: Tensor, association: Tensor) -> Tensor:
+        values = self.norm(self.proj(z))
+        update = unfold_superpixels(association_weights(association), values, self.stride)
+        return x + self.gamma.view(1, -1, 1, 1) * update.to(x.dtype)
+
+
+def _maybe_checkpoint(fn: Callable, *args: Tensor, enabled: bool):
+    """``fn(*args)``, through gradient checkpointing when ``enabled`` and autograd is on."""
+    if enabled and torch.is_grad_enabled():
+        return cp.checkpoint(fn, *args, use_reentrant=False)
+    return fn(*args)
+
+
+class SPFormerStage(BaseModule):
+    """``sp_iter`` SCA layers, ``+ pos_embed``, ``depth`` ViT blocks, then optional unfolding.
+
+    Args:
+        pixel_channels (int): ``Cp``.
+        embed_dims (int): ``Cs`` (superpixel token width).
+        depth (int): ViT blocks in this stage.
+        num_heads (int): self-attention heads of the blocks.
+        feedforward_channels (int): MLP hidden width of the blocks.
+        sp_heads (int): SCA association heads ``M``.
+        sp_iter (int): SCA layers (iterations) at the start of the stage.
+        cell_size (int): superpixel cell size ``s`` in pixel-branch pixels.
+        pos_grid (tuple[int, int]): grid of the learned position embedding (the grid at the
+            training image size); other grids get a bilinear resize.
+        drop_path_rates (Sequence[float]): stochastic depth of each block.
+        unfold (bool): unfold superpixels back to pixels after the blocks (non-final stages).
+            Without it the last SCA layer computes no pixel update (its result would be
+            unused).
+        qkv_bias (bool): qkv bias of the blocks.
+        drop_rate (float): dropout in the blocks.
+        attn_drop_rate (float): attention dropout in the blocks.
+        norm_cfg (dict): token norm of the blocks (``LN``, eps 1e-6).
+        norm2d_cfg (dict): map norm of SCA and unfolding (``LN2d``, eps 1e-6).
+        act_cfg (dict): MLP activation.
+        layer_scale_init (float): LayerScale of SCA and unfolding (1e-5).
+        sca_pos_embed (bool): depthwise conditional position encoding inside SCA.
+        with_cp (bool): gradient checkpointing of every SCA layer and block.
+        init_cfg (dict, optional): mmengine init config.
+
+    Shapes:
+        x: (B, Cp, H, W); z: (B, Cs, h, w) with ``h = ceil(H / s)``. ``forward`` returns the
+        updated ``x``, ``z``, the stage's association logits (B, M, 9, H, W) and the tokens
+        (B, h*w, Cs) after every block.
+    """
+
+    def __init__(self,
+                 pixel_channels: int,
+                 embed_dims: int,
+                 depth: int,
+                 num_heads: int,
+                 feedforward_channels: int,
+                 sp_heads: int,
+                 sp_iter: int,
+                 cell_size: int,
+                 pos_grid: Tuple[int, int],
+                 drop_path_rates: Sequence[float],
+                 unfold: bool,
+                 qkv_bias: bool = True,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 norm_cfg: Dict = dict(type='LN', eps=1e-6),
+                 norm2d_cfg: Dict = dict(type='LN2d', eps=1e-6),
+                 act_cfg: Dict = dict(type='GELU'),
+                 layer_scale_init: float = 1e-5,
+                 sca_pos_embed: bool = True,
+                 with_cp: bool = False,
+                 init_cfg: Optional[Dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if len(drop_path_rates) != depth:
+            raise ValueError(f'SPFormerStage: {len(drop_path_rates)} drop-path rates for '
+                             f'{depth} blocks')
+        self.cell_size, self.pos_grid, self.with_cp = cell_size, tuple(pos_grid), with_cp
+        # The pixel update of the last SCA layer feeds only the unfolding and the next stage;
+        # the final stage skips it so that no parameter is left without a gradient.
+        self.sca = ModuleList(
+            SuperpixelCrossAttention(
+                pixel_channels,
+                embed_dims,
+                sp_heads,
+                cell_size,
+                norm2d_cfg,
+                layer_scale_init,
+                sca_pos_embed,
+                update_pixels=unfold or i < sp_iter - 1) for i in range(sp_iter))
+        self.pos_embed = nn.Parameter(torch.zeros(1, pos_grid[0] * pos_grid[1], embed_dims))
+        self.blocks = ModuleList(
+            TransformerBlock(embed_dims, num_heads, feedforward_channels, qkv_bias, drop_rate,
+                             attn_drop_rate, dpr, norm_cfg, act_cfg) for dpr in drop_path_rates)
+        self.unfold = (
+            PixelUnfolding(embed_dims, pixel_channels, cell_size, norm2d_cfg, layer_scale_init)
+            if unfold else None)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if not (isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained'):
+            trunc_normal_(self.pos_embed, std=0.02)
+
+    def pos_embed_for(self, grid: Tuple[int, int]) -> Tensor:
+        """The position embedding (1, h*w, Cs) for a ``(h, w)`` superpixel grid."""
+        return resize_pos_embed(self.pos_embed, self.pos_grid, grid)
+
+    def associate(self, x: Tensor, z: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Run the SCA iterations: returns ``x``, ``z`` and the last layer's association."""
+        assoc = None
+        for layer in self.sca:
+            x, z, assoc = _maybe_checkpoint(layer, x, z, enabled=self.with_cp and self.training)
+        return x, z, assoc
+
+    def forward(self, x: Tensor, z: Tensor) -> Tuple[Tensor, Tensor, Tensor, List[Tensor]]:
+        x, z, assoc = self.associate(x, z)
+        b, c, h, w = z.shape
+        tokens = z.flatten(2).transpose(1, 2) + self.pos_embed_for((h, w))
+        outs = []
+        for block in self.blocks:
+            tokens = _maybe_checkpoint(block, tokens, enabled=self.with_cp and self.training)
+            outs.append(tokens)
+        z = tokens.transpose(1, 2).reshape(b, c, h, w)
+        if self.unfold is not None:
+            x = _maybe_checkpoint(self.unfold, x, z, assoc, enabled=self.with_cp and self.training)
+        return x, z, assoc, outs
+
+
+__all__ = ['PixelUnfolding', 'SPFormerStage']

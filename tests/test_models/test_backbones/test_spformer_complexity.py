@@ -1,0 +1,51 @@
+"""Params and FLOPs of the SPFormer ImageNet configs vs the paper (spec 3.7).
+
+Tolerances (documented in docs/spformer.md):
+
+* params: within 1% of the analytic count of spec 3.7 (4 SCA layers, with the 1000-class
+  head) and within 5% of the paper. The paper prints SPFormer-T as "5M" although DeiT-T, which
+  it also prints as 5M, has 5.72M: for T the 5% bound is taken against DeiT-T's count.
+* FLOPs: mmengine's counter (multiply-accumulates; the fused self-attention kernel is not
+  counted, as in the paper's own fvcore numbers) within 10% of the paper, and the
+  SPFormer-S / DeiT-S ratio of the same counter within 10% of the paper's 4.9 / 4.6.
+"""
+import pytest
+
+pytest.importorskip('mmpretrain.models')
+
+from spformer_complexity import build_classifier, complexity  # noqa: E402
+
+#: config, analytic params with head (spec 3.7, M), paper params (M), paper GFLOPs
+CASES = {
+    'SPFormer-T': ('configs/spformer/spformer-t_8xb128_in1k.py', 5.74, 5.72, 1.3),
+    'SPFormer-S': ('configs/spformer/spformer-s_8xb128_in1k.py', 22.33, 22., 4.9),
+    'SPFormer-S/32': ('configs/spformer/spformer-s-32_8xb128_in1k.py', 22.23, 22., 1.2),
+    'SPFormer-S/56': ('configs/spformer/spformer-s-56_8xb128_in1k.py', 22.22, 22., 0.5),
+}
+
+
+@pytest.mark.parametrize('name', list(CASES))
+def test_params_and_flops_match_paper(name):
+    config, analytic, paper_params, paper_flops = CASES[name]
+    c = complexity(build_classifier(config), 224, check_info=name == 'SPFormer-S')
+    assert abs(c['params'] / analytic - 1) < 0.01, (name, c)
+    assert abs(c['params'] / paper_params - 1) < 0.05, (name, c)
+    assert abs(c['flops'] / paper_flops - 1) < 0.10, (name, c)
+    assert c['flops_sdpa'] >= c['flops']
+
+
+def test_base_params_match_paper():
+    model = build_classifier('configs/spformer/spformer-b_8xb128_in1k.py')
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    assert abs(params / 87.6 - 1) < 0.01 and abs(params / 88. - 1) < 0.05, params
+
+
+@pytest.mark.slow
+def test_flops_ratio_to_deit_small():
+    spformer = complexity(build_classifier('configs/spformer/spformer-s_8xb128_in1k.py'), 224)
+    deit = complexity(build_classifier('mmpretrain::deit/deit-small_4xb256_in1k.py'), 224)
+    assert abs(deit['params'] - 22.05) < 0.01  # the counter sees the reference model we expect
+    ratio = spformer['flops'] / deit['flops']
+    assert abs(ratio / (4.9 / 4.6) - 1) < 0.10, ratio
+    ratio_all = spformer['flops_sdpa'] / deit['flops_sdpa']
+    assert abs(ratio_all / (4.9 / 4.6) - 1) < 0.10, ratio_all
