@@ -1,1 +1,21 @@
+"""Infrastructure shared by the mmsp tools and tests.
 
+Importing this package (which ``import mmsp`` does first) registers the safe local checkpoint
+loader (:func:`~mmsp.utils.checkpoint.register_safe_checkpoint_loader`) and the CPU bf16
+optimizer wrapper used by ``tools/train.py --amp`` on machines without a GPU.
+"""
+from .checkpoint import (UnsafeCheckpointError, allow_checkpoint_globals, checkpoint_safe_globals,
+                         find_unsafe_globals, load_from_local_safe,
+                         register_safe_checkpoint_loader)
+from .cpu_amp import CPUAmpOptimWrapper
+from .run_config import CONFIG_FAMILIES, build_model_from_config, config_family, enable_amp
+from .tiny_dataset import make_tiny_camvid
+
+register_safe_checkpoint_loader()
+
+__all__ = [
+    'UnsafeCheckpointError', 'allow_checkpoint_globals', 'checkpoint_safe_globals',
+    'find_unsafe_globals', 'load_from_local_safe', 'register_safe_checkpoint_loader',
+    'CPUAmpOptimWrapper', 'CONFIG_FAMILIES', 'build_model_from_config', 'config_family',
+    'enable_amp', 'make_tiny_camvid'
+]

@@ -1,0 +1,76 @@
+"""A tiny generated segmentation set in the CamVid layout, for smoke runs without real data.
+
+``tools/run_demo.sh`` and the tests fall back to it when ``../shared/data/camvid`` is absent. The
+images are synthetic (no licence question): a few axis-aligned rectangles of random colour on a
+random background, each rectangle a class, plus a textured noise layer; the label map marks the
+rectangles with their class id and some pixels with ``11`` (CamVid's ``Unlabelled``, mapped to
+ignore by :class:`mmsp.datasets.CamVidDataset`).
+"""
+import os
+import os.path as osp
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+from PIL import Image
+
+__all__ = ['make_tiny_camvid']
+
+#: CamVid ids: 0..10 are classes, 11 is ``Unlabelled``.
+NUM_CLASSES = 11
+UNLABELLED_ID = 11
+
+
+def _sample(rng: np.random.Generator, height: int, width: int) -> Tuple[np.ndarray, np.ndarray]:
+    """One ``(image uint8 (H, W, 3), label uint8 (H, W))`` pair."""
+    background = int(rng.integers(NUM_CLASSES))
+    label = np.full((height, width), background, dtype=np.uint8)
+    palette = rng.integers(0, 256, size=(NUM_CLASSES, 3))
+    for _ in range(int(rng.integers(2, 5))):
+        y0, x0 = int(rng.integers(0, height - 4)), int(rng.integers(0, width - 4))
+        y1 = int(rng.integers(y0 + 4, height + 1))
+        x1 = int(rng.integers(x0 + 4, width + 1))
+        label[y0:y1, x0:x1] = int(rng.integers(NUM_CLASSES))
+    image = palette[label].astype(np.float64) + rng.normal(0.0, 12.0, size=(height, width, 3))
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    # a thin unlabelled band, as around object borders in CamVid
+    label[:, :2] = UNLABELLED_ID
+    return image, label
+
+
+def make_tiny_camvid(root: str,
+                     splits: Optional[Dict[str, int]] = None,
+                     size: Tuple[int, int] = (48, 64),
+                     seed: int = 0) -> str:
+    """Write a tiny CamVid-layout set: ``images/<split>/*.jpg`` and ``labels/<split>/*.png``.
+
+    Args:
+        root (str): output folder (created; existing files with the same names are replaced).
+        splits (dict[str, int]): images per split. Defaults to ``{'train': 4, 'val': 2}``.
+        size (tuple[int, int]): ``(height, width)`` of every image, each at least 8.
+        seed (int): random seed; the same seed writes the same pixels.
+
+    Returns:
+        str: ``root``.
+
+    Raises:
+        ValueError: a size below 8 pixels or a split with no image.
+    """
+    splits = {'train': 4, 'val': 2} if splits is None else dict(splits)
+    height, width = size
+    if height < 8 or width < 8:
+        raise ValueError(f'size must be at least (8, 8), got {size}')
+    for split, count in splits.items():
+        if count < 1:
+            raise ValueError(f'split {split!r} needs at least one image, got {count}')
+    rng = np.random.default_rng(seed)
+    for split, count in splits.items():
+        img_dir = osp.join(root, 'images', split)
+        ann_dir = osp.join(root, 'labels', split)
+        os.makedirs(img_dir, exist_ok=True)
+        os.makedirs(ann_dir, exist_ok=True)
+        for index in range(count):
+            image, label = _sample(rng, height, width)
+            stem = f'tiny_{split}_{index:03d}'
+            Image.fromarray(image).save(osp.join(img_dir, stem + '.jpg'), quality=95)
+            Image.fromarray(label).save(osp.join(ann_dir, stem + '.png'))
+    return root

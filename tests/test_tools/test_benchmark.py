@@ -1,0 +1,58 @@
+"""tools/benchmark.py: several configs in one run, model parts, warm-up, report format."""
+import json
+
+import pytest
+import torch
+from tools_helpers import CLS_SMOKE, SEG_SMOKE, load_tool
+
+
+def test_two_configs_one_run(capsys, tmp_path):
+    out = tmp_path / 'bench.json'
+    results = load_tool('benchmark').main([
+        '--configs', str(SEG_SMOKE), str(CLS_SMOKE), '--shape', '32', '48', '--batch-size', '2',
+        '--warmup', '1', '--iters', '2', '--threads', '1', '--out', str(out)
+    ])
+    text = capsys.readouterr().out
+    assert 'device: cpu' in text and 'threads: 1' in text and 'input: 2x3x32x48' in text
+    assert [r['config'] for r in results] == [str(SEG_SMOKE), str(CLS_SMOKE)]
+    assert results[0]['ratio_to_first'] == 1.0
+    for r in results:
+        assert r['ms_per_img'] > 0
+        assert r['img_per_s'] == pytest.approx(1e3 / r['ms_per_img'])
+        assert r['ratio_to_first'] == pytest.approx(r['ms_per_img'] / results[0]['ms_per_img'])
+        assert str(r['config']) in text
+    assert json.loads(out.read_text())['results'][1]['config'] == str(CLS_SMOKE)
+
+
+def test_parts_time_what_they_say():
+    from mmengine.config import Config
+
+    from mmsp.utils import build_model_from_config
+    bench = load_tool('benchmark')
+    model = build_model_from_config(Config.fromfile(str(SEG_SMOKE))).eval()
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        head_step = bench.make_step(model, 'decode_head', x, 'seg')
+        backbone_step = bench.make_step(model, 'backbone', x, 'seg')
+        full = model(x, mode='tensor')
+
+        def no_backbone(*args):
+            raise AssertionError('the backbone ran while timing the decode head')
+
+        backbone_forward = model.backbone.forward
+        model.backbone.forward = no_backbone  # features were computed once, before timing
+        torch.testing.assert_close(head_step(), full)  # FCN-d8 logits at 1/8 resolution
+        times = bench.time_step(head_step, warmup=2, iters=3, device='cpu')
+        model.backbone.forward = backbone_forward
+        assert backbone_step()[-1].shape == (1, 128, 4, 4)
+    assert len(times) == 3 and all(t > 0 for t in times)
+    with pytest.raises(ValueError, match='decode_head'):
+        bench.make_step(torch.nn.Identity(), 'decode_head', x, 'cls')
+
+
+def test_bad_arguments():
+    bench = load_tool('benchmark')
+    with pytest.raises(SystemExit):
+        bench.parse_args(['--configs', str(SEG_SMOKE), '--iters', '0'])
+    with pytest.raises(SystemExit):
+        bench.parse_args(['--configs'])

@@ -1,0 +1,145 @@
+"""Inference speed of one or more configs, measured in the same process and conditions.
+
+Usage::
+
+    python tools/benchmark.py --configs A.py [B.py ...] [--shape H W] [--batch-size N]
+        [--part model|backbone|decode_head] [--warmup 5] [--iters 20] [--device cpu|cuda]
+        [--threads T] [--cfg-options ...] [--out results.json]
+
+For every config the model is built (random weights: speed does not depend on them), put in
+eval mode under ``torch.no_grad()``, and fed one random ``B x 3 x H x W`` batch:
+
+* ``--part model`` times ``model(x, mode='tensor')`` (backbone + neck + head, no data
+  pre-processing or resizing of the logits);
+* ``--part backbone`` times ``model.backbone(x)``;
+* ``--part decode_head`` computes the backbone (and neck) features **once** and times
+  ``model.decode_head(features)`` alone (segmentation configs only).
+
+The first ``--warmup`` iterations are run and discarded; the next ``--iters`` are timed one by one
+(CUDA is synchronised around each). Reported per model: median and mean ms per image, images per
+second (from the median), the parameters of the timed part, and the ratio of its median to the
+first config's. The device and the
+number of torch threads are printed with the table.
+"""
+import argparse
+import json
+import statistics
+import time
+from typing import Callable, Dict, List, Optional
+
+import mmsp  # noqa: F401  isort:skip  (registers mmsp modules)
+import torch
+from mmengine.config import Config, DictAction
+from mmsp.utils import build_model_from_config, config_family
+
+PARTS = ('model', 'backbone', 'decode_head')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Benchmark inference speed of config models')
+    parser.add_argument('--configs', nargs='+', required=True, help='config files')
+    parser.add_argument('--shape', type=int, nargs='+', default=[512, 512],
+                        help='input height and width (one value: square); default 512 512')
+    parser.add_argument('--batch-size', type=int, default=1)
+    parser.add_argument('--part', choices=PARTS, default='model')
+    parser.add_argument('--warmup', type=int, default=5, help='untimed iterations per model')
+    parser.add_argument('--iters', type=int, default=20, help='timed iterations per model')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch.set_num_threads (default: leave torch\'s setting)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings of every config')
+    parser.add_argument('--out', help='also write the results to this JSON file')
+    args = parser.parse_args(argv)
+    if len(args.shape) == 1:
+        args.shape = [args.shape[0]] * 2
+    if len(args.shape) != 2 or min(args.shape) < 1:
+        parser.error(f'--shape takes H W (or one size), got {args.shape}')
+    if args.batch_size < 1 or args.iters < 1 or args.warmup < 0:
+        parser.error('--batch-size and --iters must be >= 1, --warmup >= 0')
+    return args
+
+
+def make_step(model: torch.nn.Module, part: str, inputs: torch.Tensor,
+              family: str) -> Callable[[], object]:
+    """The callable to time for one model part (features for ``decode_head`` made here, once)."""
+    if part == 'model':
+        return lambda: model(inputs, mode='tensor')
+    if part == 'backbone':
+        return lambda: model.backbone(inputs)
+    if family != 'seg' or not hasattr(model, 'decode_head'):
+        raise ValueError(f'--part decode_head needs a segmentor with a decode_head, got a '
+                         f'{type(model).__name__} ({family} config)')
+    features = model.extract_feat(inputs)
+    return lambda: model.decode_head(features)
+
+
+def time_step(step: Callable[[], object], warmup: int, iters: int, device: str) -> List[float]:
+    """Seconds per call of ``step`` for ``iters`` calls after ``warmup`` discarded calls."""
+    sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
+    for _ in range(warmup):
+        step()
+    sync()
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def benchmark_config(path: str, args: argparse.Namespace) -> Dict[str, object]:
+    cfg = Config.fromfile(path)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    family = config_family(cfg)
+    model = build_model_from_config(cfg).to(args.device).eval()
+    height, width = args.shape
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.rand(args.batch_size, 3, height, width, generator=generator).to(args.device)
+    with torch.no_grad():
+        step = make_step(model, args.part, inputs, family)
+        times = time_step(step, args.warmup, args.iters, args.device)
+    median = statistics.median(times)
+    timed = {'model': model, 'backbone': getattr(model, 'backbone', None),
+             'decode_head': getattr(model, 'decode_head', None)}[args.part]
+    return dict(
+        config=path,
+        part=args.part,
+        params_m=sum(p.numel() for p in timed.parameters()) / 1e6,
+        ms_per_img=median * 1e3 / args.batch_size,
+        mean_ms_per_img=statistics.fmean(times) * 1e3 / args.batch_size,
+        img_per_s=args.batch_size / median)
+
+
+def main(argv: Optional[List[str]] = None) -> List[Dict[str, object]]:
+    args = parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    results = [benchmark_config(path, args) for path in args.configs]
+    base = results[0]['ms_per_img']
+    for result in results:
+        result['ratio_to_first'] = result['ms_per_img'] / base
+    device = args.device
+    if device.startswith('cuda'):
+        device += f' ({torch.cuda.get_device_name(torch.device(args.device))})'
+    print(f'device: {device} | torch {torch.__version__} | threads: {torch.get_num_threads()} | '
+          f'input: {args.batch_size}x3x{args.shape[0]}x{args.shape[1]} | part: {args.part} | '
+          f'warm-up {args.warmup}, timed {args.iters}')
+    width = max(len('config'), *(len(r['config']) for r in results))
+    print(f'{"config":{width}s} {"params(M)":>9s} {"ms/img":>9s} {"mean":>9s} {"img/s":>9s} '
+          f'{"x first":>8s}')
+    for r in results:
+        print(f'{r["config"]:{width}s} {r["params_m"]:9.2f} {r["ms_per_img"]:9.2f} '
+              f'{r["mean_ms_per_img"]:9.2f} {r["img_per_s"]:9.2f} {r["ratio_to_first"]:8.2f}')
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(dict(device=device, threads=torch.get_num_threads(),
+                           shape=args.shape, batch_size=args.batch_size, results=results), f,
+                      indent=2)
+    return results
+
+
+if __name__ == '__main__':
+    main()

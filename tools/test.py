@@ -1,0 +1,129 @@
+"""Test a checkpoint of a segmentation (mmseg) or classification (mmpretrain) config.
+
+Usage::
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out OUT] [--show-dir DIR]
+                                           [--cfg-options key=value ...] [--launcher ...]
+
+``CHECKPOINT`` is loaded through mmsp's safe local loader (``torch.load(weights_only=True)`` plus
+an exact allow-list, see README "Checkpoints and trust"): runner checkpoints written by
+``tools/train.py`` and files from ``tools/publish_model.py`` both work; a file that needs any
+other pickle global is refused.
+
+``--out`` follows the stock tool of each family: for segmentation configs it is a folder where
+``IoUMetric`` writes the predicted label maps as PNG files; for classification configs it is a
+``.pkl`` file with the raw predictions (mmengine ``DumpResults``). ``--show-dir`` saves drawn
+predictions of every test image (``SegVisualizationHook`` / mmpretrain ``VisualizationHook``
+with ``interval=1``).
+"""
+import argparse
+import os
+import os.path as osp
+from typing import List, Optional
+
+import mmsp  # noqa: F401  isort:skip  (registers mmsp modules and the safe checkpoint loader)
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.runner import Runner
+from mmsp.utils import config_family
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test a checkpoint of an mmseg/mmpretrain config')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', help='checkpoint file (runner or published)')
+    parser.add_argument('--work-dir', help='folder for the test logs and metrics '
+                        '(default: ./work_dirs/<config name>)')
+    parser.add_argument(
+        '--out',
+        help='seg: folder for predicted label PNGs; cls: .pkl file with the raw predictions')
+    parser.add_argument('--show-dir', help='folder for drawn predictions')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. test_dataloader.dataset.indices=10')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+        help='job launcher (dist_test.sh uses pytorch)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def _iou_metrics(evaluator) -> List[ConfigDict]:
+    metrics = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
+    return [m for m in metrics if str(m.get('type', '')).split('.')[-1] == 'IoUMetric']
+
+
+def _apply_seg_outputs(cfg: Config, args: argparse.Namespace) -> None:
+    if args.out is not None:
+        metrics = _iou_metrics(cfg.test_evaluator)
+        if not metrics:
+            raise ValueError('--out for a segmentation config needs an IoUMetric in '
+                             'test_evaluator (it writes the PNG predictions)')
+        for metric in metrics:
+            metric['output_dir'] = args.out
+            metric['keep_results'] = True
+    if args.show_dir is not None:
+        hook = cfg.default_hooks.get('visualization', None)
+        if hook is None:
+            raise ValueError('--show-dir needs default_hooks.visualization '
+                             '(SegVisualizationHook) in the config')
+        hook['draw'] = True
+        hook['interval'] = 1  # every test image (the hook's default is every 50th)
+        cfg.visualizer['save_dir'] = args.show_dir
+
+
+def _apply_cls_outputs(cfg: Config, args: argparse.Namespace) -> None:
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        raise ValueError(f'--out for a classification config must be a .pkl file, got {args.out}')
+    if args.show_dir is not None:
+        hook = cfg.default_hooks.get('visualization', None)
+        if hook is None:
+            raise ValueError('--show-dir needs default_hooks.visualization '
+                             '(VisualizationHook) in the config')
+        hook['enable'] = True
+        hook['interval'] = 1
+        hook['out_dir'] = args.show_dir
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    """Load the config and apply the command-line options to it."""
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    family = config_family(cfg)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if not osp.isfile(osp.expanduser(args.checkpoint)):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    if family == 'seg':
+        _apply_seg_outputs(cfg, args)
+    else:
+        _apply_cls_outputs(cfg, args)
+    return cfg
+
+
+def main(argv: Optional[List[str]] = None) -> dict:
+    args = parse_args(argv)
+    cfg = build_config(args)
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        from mmengine.registry import RUNNERS
+        runner = RUNNERS.build(cfg)
+    if args.out is not None and config_family(cfg) == 'cls':
+        from mmengine.evaluator import DumpResults
+        runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
+    return runner.test()
+
+
+if __name__ == '__main__':
+    main()

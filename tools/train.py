@@ -1,0 +1,94 @@
+"""Train a segmentation (mmseg) or classification (mmpretrain) config with mmengine's Runner.
+
+Usage::
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+                                 [--cfg-options key=value ...] [--launcher none|pytorch|slurm|mpi]
+
+The config family is detected from ``default_scope`` (``'mmseg'`` or ``'mmpretrain'``); both go
+through the same Runner. ``import mmsp`` comes first: it registers mmsp's modules and the safe
+local checkpoint loader (see :mod:`mmsp.utils.checkpoint`) before the config is read.
+"""
+import argparse
+import os
+import os.path as osp
+from typing import List, Optional
+
+import mmsp  # noqa: F401  isort:skip  (registers mmsp modules and the safe checkpoint loader)
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+from mmsp.utils import config_family, enable_amp
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train an mmseg or mmpretrain config')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--work-dir', help='folder for logs and checkpoints '
+                        '(default: ./work_dirs/<config name>)')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume training: without a value from the latest checkpoint in the work dir, '
+        'with a value from that checkpoint')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='automatic mixed precision: AmpOptimWrapper (float16 + dynamic loss scale) on a '
+        'GPU, bfloat16 autocast (mmsp CPUAmpOptimWrapper) on a CPU')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. train_cfg.max_iters=100 (key=value pairs; '
+        'lists as key="[a,b]")')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+        help='job launcher (dist_train.sh uses pytorch)')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    """Load the config and apply the command-line options to it."""
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    config_family(cfg)  # fails early on a config that is neither seg nor cls
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        enable_amp(cfg)
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    return cfg
+
+
+def build_runner(cfg: Config) -> Runner:
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    from mmengine.registry import RUNNERS
+    return RUNNERS.build(cfg)
+
+
+def main(argv: Optional[List[str]] = None) -> Runner:
+    args = parse_args(argv)
+    runner = build_runner(build_config(args))
+    runner.train()
+    return runner
+
+
+if __name__ == '__main__':
+    main()
