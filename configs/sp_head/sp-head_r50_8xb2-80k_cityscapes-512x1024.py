@@ -1,0 +1,16 @@
+# SP-Transformer head + ResNet-50 (ResNetV1c, no dilation) on Cityscapes, 512x1024 crops,
+# 8 GPUs x 2 images, 80k iterations, whole-image inference at 1024x2048 (superpixels need it).
+# Paper (IROS 2023): 29M params / 253 GFLOPs / 80.4 mIoU at 1024x2048 (their own recipe).
+_base_ = [
+    '../_base_/models/sp_head_r50.py',
+    'mmseg::_base_/datasets/cityscapes.py',
+    'mmseg::_base_/default_runtime.py',
+    './_base_/sp_head_adamw_80k.py',
+    '../_base_/mmsp_runtime.py',
+]
+crop_size = (512, 1024)
+data_preprocessor = dict(size=crop_size)
+model = dict(
+    data_preprocessor=data_preprocessor,
+    # query grid = training grid: ceil(512 / 64) x ceil(1024 / 64); 16x32 at 1024x2048 test
+    decode_head=dict(query_grid=(8, 16), num_classes=19))
