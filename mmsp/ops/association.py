@@ -27,8 +27,10 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from .cell_layout import fold_to_superpixels
 from .grid import (NUM_NEIGHBORS, SuperpixelGrid, from_blocks, gather_neighbors, grid_to_heads,
                    heads_to_grid, shift_to_superpixels, to_blocks)
+
 
 def _upcast(x: Tensor) -> Tensor:
     """Half precision to float32 (softmax numerics under autocast); float32/64 unchanged."""
@@ -38,8 +40,21 @@ def _upcast(x: Tensor) -> Tensor:
 __all__ = [
     'block_logits', 'block_superpixel_update', 'block_unfold', 'blocks_to_association',
     'association_to_blocks', 'association_logits', 'association_weights', 'superpixel_update',
-    'unfold_superpixels', 'merge_heads'
+    'unfold_superpixels', 'merge_heads', 'candidate_softmax'
 ]
+
+
+def candidate_softmax(logits: Tensor) -> Tensor:
+    """Softmax over a short last dimension (the 9 candidates), in at least float32.
+
+    Same values as ``torch.softmax(logits, -1)``, several times faster on CPU for a last
+    dimension of 9 (the fused kernel vectorises along that dimension). The max is detached:
+    the softmax is shift-invariant, so gradients are unchanged. Every row needs one finite
+    entry (a pixel's own cell always is).
+    """
+    logits = _upcast(logits)
+    e = torch.exp(logits - logits.detach().amax(dim=-1, keepdim=True))
+    return e / e.sum(dim=-1, keepdim=True)
 
 
 # --------------------------------------------------------------------------- block layout
@@ -73,8 +88,10 @@ def block_superpixel_update(logits: Tensor, value_blocks: Tensor, grid: Superpix
     Returns:
         Tensor: (B, M, h, w, dv) update of every superpixel, in the dtype of the values.
     """
-    pixel_valid = grid.pixel_mask(logits.device)[:, :, :, None]
-    logits = _upcast(logits).masked_fill(~pixel_valid, float('-inf'))
+    logits = _upcast(logits)
+    if grid.is_padded:  # shape-dependent only: padding slots never contribute
+        pixel_valid = grid.pixel_mask(logits.device)[:, :, :, None]
+        logits = logits.masked_fill(~pixel_valid, float('-inf'))
     # log-sum-exp of each (cell, candidate) pair over the cell's pixels ...
     cell_lse = torch.logsumexp(logits, dim=4)  # (B, M, h, w, 9)
     # ... moved to the candidate superpixel and reduced over its 9 window cells.
@@ -82,8 +99,13 @@ def block_superpixel_update(logits: Tensor, value_blocks: Tensor, grid: Superpix
     # Back to the pixel side: the normaliser of candidate n of cell c is that of c + offset(n).
     norm = gather_neighbors(window_lse, 0.0)  # (B, M, h, w, 9)
     alpha = torch.exp(logits - norm[:, :, :, :, None, :]).to(value_blocks.dtype)
-    per_cell = torch.matmul(alpha.transpose(-1, -2), value_blocks)  # (B, M, h, w, 9, dv)
-    return shift_to_superpixels(per_cell).sum(dim=4)
+    alpha = alpha.transpose(-1, -2)
+    # One matmul per head: a head's values may be a strided view (channels-last cell layout),
+    # which the batched matmul reads in place; all heads at once would copy them first.
+    return torch.cat([
+        fold_to_superpixels(torch.matmul(alpha[:, i:i + 1], value_blocks[:, i:i + 1]))
+        for i in range(value_blocks.shape[1])  # (B, 1, h, w, 9, dv) per cell, then folded
+    ], dim=1)
 
 
 def block_unfold(weights: Tensor, superpixels: Tensor) -> Tensor:

@@ -10,6 +10,7 @@ Sizes need not divide: the grid has ``ceil(H / s) x ceil(W / s)`` cells and the 
 cells may be partial. In *block layout* the pixel map is padded bottom-right to whole cells and
 reshaped so that the pixels of one cell are contiguous: ``(..., h, w, s * s, C)``.
 """
+import functools
 from dataclasses import dataclass
 from typing import Tuple
 
@@ -85,21 +86,24 @@ class SuperpixelGrid:
                 f'(ceil(H/s), ceil(W/s)) = ({grid.rows}, {grid.cols})')
         return grid
 
+    @property
+    def is_padded(self) -> bool:
+        """Whether the last row/column of cells is partial (block layout has padding slots)."""
+        return self.padded_shape != (self.height, self.width)
+
     def neighbor_mask(self, device=None) -> Tensor:
-        """Validity of the 9 candidates of every cell, shape (h, w, 9), bool."""
-        ys = torch.arange(self.rows, device=device).view(-1, 1, 1)
-        xs = torch.arange(self.cols, device=device).view(1, -1, 1)
-        dy = torch.tensor([o[0] for o in NEIGHBOR_OFFSETS], device=device).view(1, 1, -1)
-        dx = torch.tensor([o[1] for o in NEIGHBOR_OFFSETS], device=device).view(1, 1, -1)
-        return ((ys + dy >= 0) & (ys + dy < self.rows) & (xs + dx >= 0) & (xs + dx < self.cols))
+        """Validity of the 9 candidates of every cell, shape (h, w, 9), bool.
+
+        Cached per ``(rows, cols, device)``: the returned tensor is shared, never modify it.
+        """
+        return _cached(_build_neighbor_mask, self.rows, self.cols, device)
 
     def pixel_mask(self, device=None) -> Tensor:
-        """Which block-layout pixel slots are real pixels (not padding), shape (h, w, s*s)."""
-        s = self.stride
-        ys = torch.arange(self.rows * s, device=device) < self.height
-        xs = torch.arange(self.cols * s, device=device) < self.width
-        valid = ys.view(self.rows, s, 1, 1) & xs.view(1, 1, self.cols, s)
-        return valid.permute(0, 2, 1, 3).reshape(self.rows, self.cols, s * s)
+        """Which block-layout pixel slots are real pixels (not padding), shape (h, w, s*s).
+
+        Cached per ``(height, width, stride, device)``: the returned tensor is shared.
+        """
+        return _cached(_build_pixel_mask, self.height, self.width, self.stride, device)
 
     def cell_ids(self, device=None) -> Tensor:
         """Id ``row * w + col`` of the cell of every pixel, shape (H, W), int64."""
@@ -111,6 +115,39 @@ class SuperpixelGrid:
         """Id offset ``dy * w + dx`` of each candidate, shape (9,), int64."""
         return torch.tensor([dy * self.cols + dx for dy, dx in NEIGHBOR_OFFSETS],
                             dtype=torch.long, device=device)
+
+
+def _build_neighbor_mask(rows: int, cols: int, device) -> Tensor:
+    ys = torch.arange(rows, device=device).view(-1, 1, 1)
+    xs = torch.arange(cols, device=device).view(1, -1, 1)
+    dy = torch.tensor([o[0] for o in NEIGHBOR_OFFSETS], device=device).view(1, 1, -1)
+    dx = torch.tensor([o[1] for o in NEIGHBOR_OFFSETS], device=device).view(1, 1, -1)
+    return (ys + dy >= 0) & (ys + dy < rows) & (xs + dx >= 0) & (xs + dx < cols)
+
+
+def _build_pixel_mask(height: int, width: int, stride: int, device) -> Tensor:
+    s, rows, cols = stride, -(-height // stride), -(-width // stride)
+    ys = torch.arange(rows * s, device=device) < height
+    xs = torch.arange(cols * s, device=device) < width
+    valid = ys.view(rows, s, 1, 1) & xs.view(1, 1, cols, s)
+    return valid.permute(0, 2, 1, 3).reshape(rows, cols, s * s)
+
+
+@functools.lru_cache(maxsize=128)
+def _cached_build(builder, *args) -> Tensor:
+    # normal (non-inference) tensors, so that a mask first built under ``inference_mode``
+    # can later be saved for backward
+    with torch.inference_mode(False):
+        return builder(*args)
+
+
+def _cached(builder, *args) -> Tensor:
+    """Constant geometry masks, built once per arguments (not while tracing/compiling)."""
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return builder(*args)
+    device = args[-1]
+    device = torch.device(device) if device is not None else torch.empty(0).device
+    return _cached_build(builder, *args[:-1], device)
 
 
 def to_blocks(x: Tensor, grid: SuperpixelGrid, num_heads: int = 1) -> Tensor:

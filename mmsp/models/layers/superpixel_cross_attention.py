@@ -3,13 +3,35 @@ import math
 from typing import Dict, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor, nn
 
 from mmsp.ops import (SuperpixelGrid, block_logits, block_superpixel_update, block_unfold,
-                      blocks_to_association, from_blocks, grid_to_heads, heads_to_grid, to_blocks)
-from .norm import build_norm2d
+                      blocks_to_association, from_blocks, heads_to_grid)
+from mmsp.ops.association import candidate_softmax
+from mmsp.ops.cell_layout import cell_heads, grid_to_cells, to_cells
+from .norm import LayerNorm2d, build_norm2d
+
+
+def _project(xc: Tensor, nchw: Tensor, grid: Optional[SuperpixelGrid], conv: nn.Conv2d,
+             norm: nn.Module) -> Tensor:
+    """Bias-free 1x1 ``conv`` + ``norm`` on channels-last ``xc`` (B, ..., C_in) -> (B, ..., C_out).
+
+    ``LayerNorm2d`` (and no norm) run channels-last: ``F.linear`` with the conv weight
+    (O, I, 1, 1) viewed as (O, I), then a last-dim ``F.layer_norm``, the same per-position
+    computation. Any other norm (BN, GN, ... whose statistics span the map) runs in NCHW on
+    ``nchw`` exactly as configured, then moves to the layout of ``xc`` (``to_cells`` with
+    ``grid``, or channels-last superpixels when ``grid`` is None).
+    """
+    if isinstance(norm, (LayerNorm2d, nn.Identity)):
+        y = F.linear(xc, conv.weight.flatten(1))
+        if isinstance(norm, LayerNorm2d):
+            y = F.layer_norm(y, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+        return y
+    y = norm(conv(nchw))
+    return to_cells(y, grid) if grid is not None else grid_to_cells(y)
 
 
 class SuperpixelCrossAttention(BaseModule):
@@ -27,6 +49,13 @@ class SuperpixelCrossAttention(BaseModule):
 
     LayerScale gammas start at ``layer_scale_init`` (1e-5). No output projection, FFN or
     dropout. The exported association is the superpixel-update logits seen from the pixel side.
+
+    Implementation: the pixel map is moved once into the channels-last cell layout
+    (:mod:`mmsp.ops.cell_layout`), where the 1x1 projection is one ``F.linear`` with the conv
+    weight and LN2d a last-dim ``F.layer_norm``; both logit sets come from one batched matmul
+    and the wide pixel values are read in place (strided per-head views). Norms other than
+    LN2d (statistics over the map) are applied in NCHW exactly as configured. Parameters are
+    the same as with plain convs (checkpoints load unchanged).
 
     Args:
         pixel_channels (int): ``Cp``.
@@ -95,24 +124,30 @@ class SuperpixelCrossAttention(BaseModule):
         cp, cs, m = self.pixel_channels, self.superpixel_channels, self.num_heads
         xe = x + self.pixel_pe(x) if self.pixel_pe is not None else x
         ze = z + self.superpixel_pe(z) if self.superpixel_pe is not None else z
-        sp = self.superpixel_norm(self.superpixel_qkv(ze))
-        px = self.pixel_norm(self.pixel_qkv(xe))
+        # Channels-last cell layout (mmsp.ops.cell_layout): the narrow pixel map moves once,
+        # the projections are GEMMs there and every per-head tensor is a strided view.
+        px = _project(to_cells(xe, grid), xe, grid, self.pixel_qkv, self.pixel_norm)
+        sp = _project(grid_to_cells(ze), ze, None, self.superpixel_qkv, self.superpixel_norm)
+        # px: (B, h, w, s*s, [q,] k, v) and sp: (B, h, w, q[, k, v]), channels last
         if self.update_pixels:
-            sp_q, sp_k, sp_v = sp.split([cp, cp, cp], dim=1)
-            px_q, px_k, px_v = px.split([cp, cp, cs], dim=1)
+            # Both logit sets in one batched matmul and one neighbour gather: 2M "heads"
+            # pairing pixel [q | k] with superpixel [k | q].
+            both = block_logits(cell_heads(px[..., :2 * cp], 2 * m),
+                                cell_heads(torch.cat([sp[..., cp:2 * cp], sp[..., :cp]], -1),
+                                           2 * m), grid, self.scale)
+            pixel_logits, logits = both[:, :m], both[:, m:]
+            px_v = px[..., 2 * cp:]
         else:
-            sp_q = sp
-            px_k, px_v = px.split([cp, cs], dim=1)
+            logits = block_logits(cell_heads(px[..., :cp], m), cell_heads(sp, m), grid,
+                                  self.scale)
+            px_v = px[..., cp:]
 
         # superpixel update: superpixel queries vs pixel keys, softmax over each window
-        logits = block_logits(to_blocks(px_k, grid, m), grid_to_heads(sp_q, m), grid, self.scale)
-        dz = heads_to_grid(block_superpixel_update(logits, to_blocks(px_v, grid, m), grid))
+        dz = heads_to_grid(block_superpixel_update(logits, cell_heads(px_v, m), grid))
         z = z + self.gamma_superpixel.view(1, -1, 1, 1) * dz.to(z.dtype)
 
         if self.update_pixels:
             # pixel update: pixel queries vs candidate superpixel keys, softmax over the 9
-            pixel_logits = block_logits(to_blocks(px_q, grid, m), grid_to_heads(sp_k, m), grid,
-                                        self.scale)
-            dx = block_unfold(torch.softmax(pixel_logits, dim=-1), grid_to_heads(sp_v, m))
+            dx = block_unfold(candidate_softmax(pixel_logits), cell_heads(sp[..., 2 * cp:], m))
             x = x + self.gamma_pixel.view(1, -1, 1, 1) * from_blocks(dx, grid).to(x.dtype)
         return x, z, blocks_to_association(logits, grid)

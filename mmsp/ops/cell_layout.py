@@ -1,0 +1,70 @@
+"""Channels-last cell layout: the fast path of the SCA layer on CPU.
+
+The block layout of :mod:`mmsp.ops.grid` is head-leading, ``(B, M, h, w, s*s, d)``. Moving a
+wide ``(B, C, H, W)`` map into it costs two strided copies of the whole map. The *cell layout*
+keeps the channels innermost instead: ``(B, h, w, s*s, C)``, the pixels of one cell contiguous
+and each pixel's channels contiguous. A narrow map is moved into it once; 1x1 projections then
+run there as plain ``F.linear`` (one GEMM), ``LayerNorm`` over channels is a contiguous
+last-dim ``F.layer_norm``, and the per-head views ``(B, M, h, w, s*s, d)`` the block operators of
+:mod:`mmsp.ops.association` take are free strided views (:func:`cell_heads`).
+"""
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .grid import NEIGHBOR_OFFSETS, SuperpixelGrid
+
+__all__ = ['to_cells', 'from_cells', 'cell_heads', 'grid_to_cells', 'fold_to_superpixels']
+
+
+def to_cells(x: Tensor, grid: SuperpixelGrid) -> Tensor:
+    """Pixel map (B, C, H, W) to cell layout (B, h, w, s*s, C); padding slots are zero."""
+    b, c, height, width = x.shape
+    s, (ph, pw) = grid.stride, grid.padded_shape
+    if (ph, pw) != (height, width):
+        x = F.pad(x, (0, pw - width, 0, ph - height))
+    x = x.reshape(b, c, grid.rows, s, grid.cols, s).permute(0, 2, 4, 3, 5, 1)
+    return x.reshape(b, grid.rows, grid.cols, s * s, c)
+
+
+def from_cells(xc: Tensor, grid: SuperpixelGrid) -> Tensor:
+    """Inverse of :func:`to_cells`: (B, h, w, s*s, C) to a (B, C, H, W) map, padding cropped."""
+    b, h, w, _, c = xc.shape
+    s = grid.stride
+    # rows of whole cells first (contiguous runs of s*C), then one channels-last -> NCHW move
+    x = xc.reshape(b, h, w, s, s * c).transpose(2, 3).reshape(b, h * s, w * s, c)
+    x = x.permute(0, 3, 1, 2)[:, :, :grid.height, :grid.width]
+    return x.contiguous()
+
+
+def cell_heads(xc: Tensor, num_heads: int) -> Tensor:
+    """View (B, h, w, P, M*d) as the head-leading (B, M, h, w, P, d) (no copy).
+
+    Also works for superpixel maps (B, h, w, M*d) -> (B, M, h, w, d).
+    """
+    *lead, c = xc.shape
+    x = xc.reshape(*lead, num_heads, c // num_heads)
+    return x.movedim(-2, 1)
+
+
+def grid_to_cells(z: Tensor) -> Tensor:
+    """Superpixel map (B, C, h, w) to channels-last (B, h, w, C) (a view)."""
+    return z.permute(0, 2, 3, 1)
+
+
+def fold_to_superpixels(per_cell: Tensor) -> Tensor:
+    """Sum each superpixel's contributions from its window: (B, M, h, w, 9, d) -> (B, M, h, w, d).
+
+    ``out[..., j, :] = sum_n per_cell[..., j - offset(n), n, :]`` (entries outside the grid are
+    zero): the same as ``shift_to_superpixels(per_cell).sum(4)`` without the 9-way stack
+    or a padded copy (in-place slice additions, autograd-safe on the fresh ``out``).
+    """
+    h, w = per_cell.shape[2:4]
+    out = per_cell[:, :, :, :, 4].clone()  # own cell: offset (0, 0)
+    for n, (dy, dx) in enumerate(NEIGHBOR_OFFSETS):
+        if n == 4 or h <= abs(dy) or w <= abs(dx):
+            continue  # shape-dependent only: no superpixel has this candidate
+        # superpixels j = c + (dy, dx) for the cells c whose candidate n is inside the grid
+        dst = out[:, :, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)]
+        dst += per_cell[:, :, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0), n]
+    return out
