@@ -1,4 +1,4 @@
-"""A tiny generated segmentation set in the CamVid layout, for smoke runs without real data.
+"""Tiny generated data sets (CamVid layout, image-folder classification) for smoke runs.
 
 ``tools/run_demo.sh`` and the tests fall back to it when ``../shared/data/camvid`` is absent. The
 images are synthetic (no licence question): a few axis-aligned rectangles of random colour on a
@@ -13,7 +13,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 from PIL import Image
 
-__all__ = ['make_tiny_camvid']
+__all__ = ['make_tiny_camvid', 'make_tiny_image_folder']
 
 #: CamVid ids: 0..10 are classes, 11 is ``Unlabelled``.
 NUM_CLASSES = 11
@@ -74,3 +74,57 @@ def make_tiny_camvid(root: str,
             Image.fromarray(image).save(osp.join(img_dir, stem + '.jpg'), quality=95)
             Image.fromarray(label).save(osp.join(ann_dir, stem + '.png'))
     return root
+
+
+def make_tiny_image_folder(root: str,
+                           splits: Optional[Dict[str, int]] = None,
+                           num_classes: int = 10,
+                           size: int = 32,
+                           seed: int = 0) -> str:
+    """Write ``<root>/<split>/class_<k>/<i>.png`` (mmpretrain ``CustomDataset`` layout).
+
+    Class ``k`` is a rectangle of a class-specific colour on noise, so a classifier can learn it.
+
+    Args:
+        root (str): output folder.
+        splits (dict[str, int]): images per class and split. Defaults to
+            ``{'train': 4, 'test': 2}``.
+        num_classes (int): number of class folders (>= 2).
+        size (int): image side (>= 8).
+        seed (int): random seed.
+
+    Returns:
+        str: ``root``.
+    """
+    splits = {'train': 4, 'test': 2} if splits is None else dict(splits)
+    if num_classes < 2 or size < 8:
+        raise ValueError(f'need num_classes >= 2 and size >= 8, got {num_classes}, {size}')
+    rng = np.random.default_rng(seed)
+    colours = rng.integers(0, 256, size=(num_classes, 3))
+    for split, count in splits.items():
+        for k in range(num_classes):
+            folder = osp.join(root, split, f'class_{k}')
+            os.makedirs(folder, exist_ok=True)
+            for index in range(count):
+                image = rng.integers(0, 256, size=(size, size, 3)).astype(np.uint8)
+                y, x = rng.integers(0, size // 2, size=2)
+                image[y:y + size // 2, x:x + size // 2] = colours[k]
+                Image.fromarray(image).save(osp.join(folder, f'{index:03d}.png'))
+    return root
+
+
+def _main(argv=None) -> None:
+    """``python -m mmsp.utils.tiny_dataset {camvid|folder} ROOT [split=N ...]``."""
+    import argparse
+    parser = argparse.ArgumentParser(description='write a tiny generated data set')
+    parser.add_argument('kind', choices=['camvid', 'folder'])
+    parser.add_argument('root')
+    parser.add_argument('splits', nargs='*', help='split=count, e.g. train=8 val=4')
+    args = parser.parse_args(argv)
+    splits = {k: int(v) for k, v in (item.split('=', 1) for item in args.splits)} or None
+    maker = make_tiny_camvid if args.kind == 'camvid' else make_tiny_image_folder
+    print(maker(args.root, splits))
+
+
+if __name__ == '__main__':
+    _main()
