@@ -15,6 +15,10 @@ other pickle global is refused.
 ``.pkl`` file with the raw predictions (mmengine ``DumpResults``). ``--show-dir`` saves drawn
 predictions of every test image (``SegVisualizationHook`` / mmpretrain ``VisualizationHook``
 with ``interval=1``).
+
+``tools/dist_test.sh`` runs it under torchrun; without CUDA the processes use gloo on the CPU
+(``mmsp.utils.prepare_cpu_distributed``). The metrics gather every rank's results, so a distributed
+test gives the same numbers as a one-process test of the same checkpoint.
 """
 import argparse
 import os
@@ -24,7 +28,7 @@ from typing import List, Optional
 import mmsp  # noqa: F401  isort:skip  (registers mmsp modules and the safe checkpoint loader)
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.runner import Runner
-from mmsp.utils import config_family
+from mmsp.utils import config_family, prepare_cpu_distributed
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -114,11 +118,14 @@ def build_config(args: argparse.Namespace) -> Config:
 def main(argv: Optional[List[str]] = None) -> dict:
     args = parse_args(argv)
     cfg = build_config(args)
+    notes = prepare_cpu_distributed(cfg)
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
+    for note in notes:
+        runner.logger.warning(note)
     if args.out is not None and config_family(cfg) == 'cls':
         from mmengine.evaluator import DumpResults
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))

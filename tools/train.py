@@ -5,6 +5,14 @@ Usage::
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
                                  [--cfg-options key=value ...] [--launcher none|pytorch|slurm|mpi]
 
+Distributed runs go through ``tools/dist_train.sh`` (torchrun, ``--launcher pytorch``). On a
+machine without CUDA they run on the CPU with the gloo backend (see
+:func:`mmsp.utils.prepare_cpu_distributed`): mmengine's own ``init_dist('pytorch')`` calls
+``torch.cuda.set_device`` and its default DDP wrapper passes ``device_ids=[LOCAL_RANK]``, both of
+which fail without a GPU, so this tool sets up the process group and the wrapper itself (through
+public config keys, without patching mmengine). ``SyncBN`` has no CPU implementation in torch
+(``SyncBatchNorm`` raises for CPU tensors) and is turned into per-process ``BN`` with a warning.
+
 The config family is detected from ``default_scope`` (``'mmseg'`` or ``'mmpretrain'``); both go
 through the same Runner. ``import mmsp`` comes first: it registers mmsp's modules and the safe
 local checkpoint loader (see :mod:`mmsp.utils.checkpoint`) before the config is read.
@@ -14,10 +22,11 @@ import os
 import os.path as osp
 from typing import List, Optional
 
+
 import mmsp  # noqa: F401  isort:skip  (registers mmsp modules and the safe checkpoint loader)
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
-from mmsp.utils import config_family, enable_amp
+from mmsp.utils import config_family, enable_amp, prepare_cpu_distributed
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -85,7 +94,11 @@ def build_runner(cfg: Config) -> Runner:
 
 def main(argv: Optional[List[str]] = None) -> Runner:
     args = parse_args(argv)
-    runner = build_runner(build_config(args))
+    cfg = build_config(args)
+    notes = prepare_cpu_distributed(cfg)
+    runner = build_runner(cfg)
+    for note in notes:
+        runner.logger.warning(note)
     runner.train()
     return runner
 

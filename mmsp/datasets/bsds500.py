@@ -6,7 +6,7 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
 from .camvid import list_seg_pairs
-from .checks import image_header
+from .checks import NameFilesOnErrorMixin, image_header
 from .transforms import load_bsds_segmentations
 
 __all__ = ['BSDS500Dataset']
@@ -15,7 +15,7 @@ ANNOTATION_MODES = ('all', 'each')
 
 
 @DATASETS.register_module()
-class BSDS500Dataset(BaseSegDataset):
+class BSDS500Dataset(NameFilesOnErrorMixin, BaseSegDataset):
     """BSDS500 (BSR release) for superpixel evaluation.
 
     Folder layout (``../shared/data/bsds500`` here; train 200, val 100, test 200 images)::

@@ -7,7 +7,7 @@ import mmengine.fileio as fileio
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from .checks import check_seg_pair
+from .checks import NameFilesOnErrorMixin, check_seg_pair
 
 __all__ = ['CamVidDataset', 'list_seg_pairs']
 
@@ -58,7 +58,7 @@ def list_seg_pairs(img_dir: str,
 
 
 @DATASETS.register_module()
-class CamVidDataset(BaseSegDataset):
+class CamVidDataset(NameFilesOnErrorMixin, BaseSegDataset):
     """CamVid (SegNet release, 480x360): 11 classes, ``Unlabelled`` (id 11) mapped to ignore.
 
     Folder layout (``../shared/data/camvid`` in this project)::

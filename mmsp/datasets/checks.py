@@ -8,7 +8,7 @@ from typing import Optional, Sequence, Tuple
 
 from PIL import Image
 
-__all__ = ['image_header', 'check_seg_pair']
+__all__ = ['image_header', 'check_seg_pair', 'NameFilesOnErrorMixin']
 
 #: PIL modes accepted for an index-valued segmentation map (8- or 16-bit single channel).
 LABEL_MODES = ('L', 'P', 'I;16', 'I;16B', 'I;16L', 'I')
@@ -66,3 +66,33 @@ def check_seg_pair(img_path: str,
             f'annotation {seg_path} is {seg_size[0]}x{seg_size[1]} (WxH) but its image '
             f'{img_path} is {img_size[0]}x{img_size[1]}; resize the annotation with '
             'nearest-neighbour interpolation (never bilinear) before training')
+
+
+def _files_of(data_info: dict) -> Tuple[str, ...]:
+    return tuple(str(data_info[k]) for k in ('img_path', 'seg_map_path') if data_info.get(k))
+
+
+class NameFilesOnErrorMixin:
+    """Dataset mixin: a pipeline error that does not name the sample's files gets them added.
+
+    Decoders deep in the loading stack raise messages such as PIL's ``OSError: image file is
+    truncated`` for a damaged annotation, without the path. ``prepare_data`` re-raises such an
+    error as the same exception type whose message starts with the image and annotation paths
+    (the original is chained as ``__cause__``); errors that already name a file pass unchanged.
+    Put it before the dataset base class: ``class X(NameFilesOnErrorMixin, BaseSegDataset)``.
+    """
+
+    def prepare_data(self, idx: int):
+        try:
+            return super().prepare_data(idx)
+        except Exception as err:
+            files = _files_of(self.get_data_info(idx))
+            text = str(err)
+            if not files or any(f in text or osp.basename(f) in text for f in files):
+                raise
+            message = f'failed to load {" / ".join(files)}: {type(err).__name__}: {text}'
+            try:
+                named = type(err)(message)
+            except Exception:  # an exception type with a special constructor
+                named = RuntimeError(message)
+            raise named from err

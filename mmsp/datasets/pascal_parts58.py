@@ -5,7 +5,7 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
 from .camvid import list_seg_pairs
-from .checks import check_seg_pair
+from .checks import NameFilesOnErrorMixin, check_seg_pair
 
 __all__ = ['PascalParts58Dataset', 'voc_colormap']
 
@@ -26,7 +26,7 @@ def voc_colormap(num: int) -> List[List[int]]:
 
 
 @DATASETS.register_module()
-class PascalParts58Dataset(BaseSegDataset):
+class PascalParts58Dataset(NameFilesOnErrorMixin, BaseSegDataset):
     """Pascal-Parts-58: 57 object parts plus background on Pascal VOC 2010 images.
 
     Users bring the data (it is not redistributed here); the expected layout is::

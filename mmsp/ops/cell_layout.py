@@ -8,7 +8,6 @@ run there as plain ``F.linear`` (one GEMM), ``LayerNorm`` over channels is a con
 last-dim ``F.layer_norm``, and the per-head views ``(B, M, h, w, s*s, d)`` the block operators of
 :mod:`mmsp.ops.association` take are free strided views (:func:`cell_heads`).
 """
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 

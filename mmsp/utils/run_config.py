@@ -1,10 +1,14 @@
-"""Small helpers the mmsp tools share: which OpenMMLab family a config belongs to, AMP switch."""
-from typing import Optional
+"""Helpers the mmsp tools share: config family, AMP switch, CPU (gloo) distributed set-up."""
+import warnings
+from typing import Any, List, Optional
 
 import torch
 from mmengine.config import Config
 
-__all__ = ['CONFIG_FAMILIES', 'config_family', 'enable_amp', 'build_model_from_config']
+__all__ = [
+    'CONFIG_FAMILIES', 'config_family', 'enable_amp', 'build_model_from_config',
+    'prepare_cpu_distributed'
+]
 
 #: ``default_scope`` -> family: ``'seg'`` runs an mmseg segmentor, ``'cls'`` an mmpretrain
 #: classifier. Both go through mmengine's Runner; the tools differ only in the test outputs
@@ -82,3 +86,92 @@ def build_model_from_config(cfg: Config, revert_sync_bn: bool = True) -> 'torch.
     if revert_sync_bn:
         model = revert_sync_batchnorm(model)
     return model
+
+
+#: norm types that only run on an accelerator (torch ``SyncBatchNorm``, mmcv ``MMSyncBN``).
+SYNC_BN_TYPES = ('SyncBN', 'MMSyncBN', 'SyncBatchNorm', 'nn.SyncBatchNorm')
+
+
+def _replace_sync_bn(node: Any) -> int:
+    """Turn every ``dict(type=<SyncBN>)`` under ``node`` into ``type='BN'``; returns the count."""
+    count = 0
+    if isinstance(node, dict):
+        kind = node.get('type', None)
+        if isinstance(kind, str) and kind.split('.')[-1] in SYNC_BN_TYPES:
+            node['type'] = 'BN'
+            count += 1
+        for value in node.values():
+            count += _replace_sync_bn(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            count += _replace_sync_bn(value)
+    return count
+
+
+def prepare_cpu_distributed(cfg: Config) -> List[str]:
+    """Make a ``--launcher pytorch`` run work on CPUs (gloo), in place; no-op with CUDA.
+
+    Without a GPU, mmengine cannot start a distributed run by itself: ``init_dist('pytorch')``
+    calls ``torch.cuda.set_device`` and ``Runner.wrap_model`` gives DDP ``device_ids=[rank]``.
+    This function, called before the Runner is built:
+
+    1. joins the torchrun process group with the gloo backend
+       (``init_process_group('gloo')``, ``env://`` rendezvous); the Runner then sees
+       ``is_distributed()`` and skips ``init_dist``;
+    2. sets ``cfg.model_wrapper_cfg`` to ``MMDistributedDataParallel`` with ``device_ids=None``
+       (CPU modules), ``broadcast_buffers=False`` and ``find_unused_parameters`` from the config,
+       as mmengine's default wrapper has;
+    3. replaces ``SyncBN``/``MMSyncBN`` norm configs in ``cfg.model`` with ``BN`` and drops
+       ``cfg.sync_bn``: torch's ``SyncBatchNorm`` raises for CPU tensors in training. Each process
+       then normalises with its own batch statistics (like BN on one GPU), so a run differs from
+       a SyncBN run when the per-process batch is small; the returned notes say so.
+
+    Args:
+        cfg (Config): the run config with ``cfg.launcher`` set.
+
+    Returns:
+        list[str]: warnings to log once the Runner's logger exists (empty when nothing changed).
+
+    Raises:
+        ValueError: a launcher other than ``pytorch`` without CUDA (slurm/mpi CPU runs are not
+            supported), or a ``model_wrapper_cfg`` that is not a DDP wrapper.
+    """
+    launcher = cfg.get('launcher', 'none')
+    if launcher == 'none' or torch.cuda.is_available():
+        return []
+    if launcher != 'pytorch':
+        raise ValueError(f'--launcher {launcher} needs CUDA; on a CPU-only machine use '
+                         f'--launcher pytorch (tools/dist_train.sh, torchrun) with gloo')
+    import torch.distributed as dist
+    notes = []
+    env_cfg = cfg.setdefault('env_cfg', {})
+    dist_cfg = env_cfg.setdefault('dist_cfg', {})
+    if dist_cfg.get('backend', 'gloo') != 'gloo':
+        notes.append(f"env_cfg.dist_cfg.backend={dist_cfg['backend']!r} needs a GPU; no CUDA "
+                     "device is available, so the run uses the 'gloo' backend on the CPU")
+    dist_cfg['backend'] = 'gloo'
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    wrapper = cfg.get('model_wrapper_cfg', None)
+    if wrapper is None:
+        wrapper = dict(
+            type='MMDistributedDataParallel',
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+    kind = str(wrapper.get('type', 'MMDistributedDataParallel')).split('.')[-1]
+    if kind not in ('MMDistributedDataParallel', 'DistributedDataParallel'):
+        raise ValueError(f'model_wrapper_cfg type {kind!r} is not supported for CPU '
+                         'distributed runs; use MMDistributedDataParallel')
+    wrapper['device_ids'] = None  # CPU module: DDP must not be given a device
+    cfg.model_wrapper_cfg = wrapper
+    replaced = _replace_sync_bn(cfg.get('model', {}))
+    if cfg.get('sync_bn', None) is not None:
+        notes.append(f'sync_bn={cfg.sync_bn!r} ignored: SyncBatchNorm has no CPU implementation')
+        cfg.sync_bn = None
+    if replaced:
+        notes.append(f'{replaced} SyncBN norm config(s) replaced by BN: torch SyncBatchNorm '
+                     'does not run on CPU tensors; every process normalises with its own '
+                     'batch statistics (per-process BN)')
+    for note in notes:
+        warnings.warn(note)
+    return notes

@@ -121,7 +121,7 @@ class SuperpixelCrossAttention(BaseModule):
             raise ValueError(f'{type(self).__name__}: expected {self.pixel_channels} pixel and '
                              f'{self.superpixel_channels} superpixel channels, got '
                              f'{tuple(x.shape)} and {tuple(z.shape)}')
-        cp, cs, m = self.pixel_channels, self.superpixel_channels, self.num_heads
+        cp, m = self.pixel_channels, self.num_heads
         xe = x + self.pixel_pe(x) if self.pixel_pe is not None else x
         ze = z + self.superpixel_pe(z) if self.superpixel_pe is not None else z
         # Channels-last cell layout (mmsp.ops.cell_layout): the narrow pixel map moves once,
