@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 from tools_helpers import REPO_ROOT, SEG_SMOKE
 
 SCRIPTS = ['tools/setup_env.sh', 'tools/run_tests.sh', 'tools/run_demo.sh', 'tools/dist_train.sh',
