@@ -135,8 +135,8 @@ def main():
         vals = [f'{size}:{ms / (size * size * args.batch) * 1e6:.1f}' for size, st, ms in rows
                 if st == stride]
         print(f'  s={stride:<3} ' + '  '.join(vals))
-    print(f'max RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}'
-          f' MB')
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f'max RSS of this process: {rss:.0f} MB')
 
 
 if __name__ == '__main__':

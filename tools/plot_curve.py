@@ -9,12 +9,14 @@ Example::
 """
 import argparse
 from pathlib import Path
+
 import matplotlib
 
 from mmsp.utils.logs import find_scalars, read_scalars
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
+
 
 def plot(losses, metrics, title: str, out: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
@@ -45,7 +47,8 @@ def plot(losses, metrics, title: str, out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description='Plot an mmengine learning curve to PNG')
     parser.add_argument('path', type=Path, help='work dir or scalars.json')
-    parser.add_argument('--out', type=Path, default=None, help='PNG (default: <work dir>/curve.png)')
+    parser.add_argument('--out', type=Path, default=None,
+                        help='PNG (default: <work dir>/curve.png)')
     parser.add_argument('--title', default=None)
     args = parser.parse_args()
     scalars = find_scalars(args.path)

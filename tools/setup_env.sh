@@ -11,7 +11,7 @@ set -Eeuo pipefail  # -E: the ERR trap also fires inside functions
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${MMSP_VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-python3.11}"
-STAMP="$VENV/.mmsp-env-v1"
+STAMP="$VENV/.mmsp-env-v2"
 CURRENT="start"
 
 step() { printf '\n[setup_env] %s\n' "$*"; }
@@ -76,7 +76,7 @@ MAX_JOBS="${MAX_JOBS:-$(nproc)}" pip_install --no-build-isolation "mmcv==2.1.0"
 CURRENT="install mmengine, mmsegmentation, mmpretrain and the rest of the stack"
 step "$CURRENT"
 pip_install -q "mmengine==0.10.7" "mmsegmentation==1.2.2" "mmpretrain==1.2.0" "setuptools<82" \
-  ftfy regex scipy scikit-image pytest pytest-timeout hypothesis
+  ftfy regex scipy scikit-image pytest pytest-timeout hypothesis flake8
 
 CURRENT="install mmsp (editable)"
 step "$CURRENT"

@@ -1,5 +1,6 @@
-# The CPU budget actually run for the README's CamVid comparison: ./fcn_r50_1xb4-1k_camvid-240x320.py cut to 200
-# iterations (warm-up 50, then poly decay), everything else identical for both heads.
+# The CPU budget actually run for the README's CamVid comparison:
+# ./fcn_r50_1xb4-1k_camvid-240x320.py cut to 200 iterations
+# (warm-up 50, then poly decay), everything else identical for both heads.
 _base_ = ['./fcn_r50_1xb4-1k_camvid-240x320.py']
 max_iters = 200
 param_scheduler = [

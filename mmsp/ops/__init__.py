@@ -10,7 +10,8 @@ from .upsample import upsample_association
 
 __all__ = [
     'NEIGHBOR_OFFSETS', 'NUM_NEIGHBORS', 'SuperpixelGrid', 'to_blocks', 'from_blocks',
-    'grid_to_heads', 'heads_to_grid', 'gather_neighbors', 'shift_to_superpixels', 'shift_to_pixels', 'block_logits',
+    'grid_to_heads', 'heads_to_grid', 'gather_neighbors', 'shift_to_superpixels', 'shift_to_pixels',
+    'block_logits',
     'block_superpixel_update', 'block_unfold', 'blocks_to_association', 'association_logits',
     'association_weights', 'merge_heads', 'superpixel_update', 'unfold_superpixels',
     'hard_assignment', 'relabel_contiguous', 'enforce_connectivity', 'upsample_association',

@@ -69,7 +69,8 @@ def block_logits(pixel_blocks: Tensor, superpixels: Tensor, grid: SuperpixelGrid
         scale (float): multiplier of the dot products.
 
     Returns:
-        Tensor: (B, M, h, w, s*s, 9) logits (at least float32), ``-inf`` at candidates outside the grid.
+        Tensor: (B, M, h, w, s*s, 9) logits (at least float32), ``-inf`` at candidates
+        outside the grid.
     """
     neighbors = gather_neighbors(superpixels)  # (B, M, h, w, 9, d): superpixel resolution
     logits = _upcast(torch.matmul(pixel_blocks, neighbors.transpose(-1, -2))) * scale
@@ -177,7 +178,8 @@ def association_logits(pixel_query: Tensor, superpixel_key: Tensor, stride: int,
 def association_weights(logits: Tensor) -> Tensor:
     """Pixel-side normalisation: softmax over the 9 candidates (dim 2), in at least float32."""
     if logits.dim() != 5 or logits.shape[2] != NUM_NEIGHBORS:
-        raise ValueError(f'association_weights: expected (B, M, 9, H, W), got {tuple(logits.shape)}')
+        raise ValueError(f'association_weights: expected (B, M, 9, H, W), got '
+                         f'{tuple(logits.shape)}')
     return torch.softmax(_upcast(logits), dim=2)
 
 

@@ -169,7 +169,7 @@ def to_blocks(x: Tensor, grid: SuperpixelGrid, num_heads: int = 1) -> Tensor:
     # channel-innermost gather, which is several times slower on CPU
     x = x.reshape(b, num_heads, c // num_heads, grid.rows, s, grid.cols, s)
     x = x.permute(0, 1, 3, 5, 2, 4, 6).reshape(b, num_heads, grid.rows, grid.cols,
-                                                c // num_heads, s * s)
+                                               c // num_heads, s * s)
     return x.transpose(-1, -2).contiguous()
 
 
@@ -222,7 +222,8 @@ def _shift(u: Tensor, sign: int, fill: float) -> Tensor:
     """``out[..., c, n, :] = u[..., c + sign * offset(n), n, :]`` on (B, M, h, w, 9, *rest)."""
     h, w = u.shape[2:4]
     up = _padded(u, fill)
-    return torch.stack([up[:, :, 1 + sign * dy:1 + sign * dy + h, 1 + sign * dx:1 + sign * dx + w, n]
+    return torch.stack([up[:, :, 1 + sign * dy:1 + sign * dy + h,
+                           1 + sign * dx:1 + sign * dx + w, n]
                         for n, (dy, dx) in enumerate(NEIGHBOR_OFFSETS)], dim=4)
 
 

@@ -15,7 +15,6 @@ SP_HEAD_CFG = REPO_ROOT / 'configs' / 'sp_head' / 'sp-head_r50_1xb4-1k_camvid-24
 SPFORMER_CFG = REPO_ROOT / 'configs' / 'spformer' / 'spformer-t_1xb64-2k_cifar10-64px.py'
 
 
-
 def probe_config(base: Path, folder: Path, kill_at: int = -1) -> Path:
     """A config in ``folder`` that inherits ``base`` and adds :class:`ReliabilityProbeHook`."""
     folder.mkdir(parents=True, exist_ok=True)

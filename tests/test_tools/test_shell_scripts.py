@@ -80,7 +80,8 @@ def test_setup_env_fast_path_and_named_failure(tmp_path):
     venv = tmp_path / 'venv'
     # a venv whose python "verifies" fine: with the stamp the script stops after verifying
     _write_exe(venv / 'bin' / 'python', '#!/usr/bin/env bash\ncat > /dev/null\nexit 0\n')
-    (venv / '.mmsp-env-v1').touch()
+    stamp = re.search(r'STAMP="\$VENV/([^"]+)"', (REPO_ROOT / 'tools' / 'setup_env.sh').read_text())
+    (venv / stamp.group(1)).touch()
     proc = _bash(['tools/setup_env.sh'], cwd=root, env={'MMSP_VENV': str(venv)})
     assert proc.returncode == 0 and 'is complete' in proc.stdout
     # a broken venv: every step is attempted in order and the failing one is named

@@ -23,6 +23,7 @@ def test_build_model_reverts_sync_bn(tmp_path):
         "             decode_head=dict(in_channels=512, channels=16, num_convs=1))\n")
     cfg = Config.fromfile(str(path))
     assert cfg.model.backbone.norm_cfg.type == 'SyncBN'
+
     def count(model, kind):
         return sum(isinstance(m, kind) for m in model.modules())
 
@@ -30,8 +31,8 @@ def test_build_model_reverts_sync_bn(tmp_path):
     assert count(reverted, torch.nn.SyncBatchNorm) == 0
     assert count(reverted, torch.nn.modules.batchnorm._BatchNorm) > 0
     kept = build_model_from_config(cfg, revert_sync_bn=False)
-    assert count(kept, torch.nn.SyncBatchNorm) == count(reverted,
-                                                         torch.nn.modules.batchnorm._BatchNorm)
+    assert count(kept, torch.nn.SyncBatchNorm) == count(
+        reverted, torch.nn.modules.batchnorm._BatchNorm)
 
 
 def test_build_model_in_mmpretrain_scope():

@@ -113,7 +113,6 @@ def test_r50_cityscapes_flops_scale_to_the_paper_target():
     assert abs(scaled - RECORDED_FULL_RES_GFLOPS) / RECORDED_FULL_RES_GFLOPS < 0.01, scaled
 
 
-
 def test_optimizer_groups_follow_the_paramwise_cfg():
     """The no-decay names in the configs really reach the head's parameters."""
     from mmengine.optim import build_optim_wrapper
