@@ -1,8 +1,9 @@
 """The code stays clean under the flake8 configuration in setup.cfg."""
 import subprocess
 import sys
+from pathlib import Path
 
-from conftest import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_flake8_clean():
