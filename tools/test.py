@@ -28,7 +28,7 @@ from typing import List, Optional
 import mmsp  # noqa: F401  isort:skip  (registers mmsp modules and the safe checkpoint loader)
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.runner import Runner
-from mmsp.utils import config_family, prepare_cpu_distributed
+from mmsp.utils import config_family, finish_distributed, prepare_cpu_distributed
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -129,7 +129,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
     if args.out is not None and config_family(cfg) == 'cls':
         from mmengine.evaluator import DumpResults
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
-    return runner.test()
+    metrics = runner.test()
+    finish_distributed()  # after success only: a failing rank must not wait at a barrier
+    return metrics
 
 
 if __name__ == '__main__':

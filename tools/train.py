@@ -26,7 +26,8 @@ from typing import List, Optional
 import mmsp  # noqa: F401  isort:skip  (registers mmsp modules and the safe checkpoint loader)
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
-from mmsp.utils import config_family, enable_amp, prepare_cpu_distributed
+from mmsp.utils import (config_family, enable_amp, finish_distributed,
+                        prepare_cpu_distributed)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -100,6 +101,7 @@ def main(argv: Optional[List[str]] = None) -> Runner:
     for note in notes:
         runner.logger.warning(note)
     runner.train()
+    finish_distributed()  # after success only: a failing rank must not wait at a barrier
     return runner
 
 

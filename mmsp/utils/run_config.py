@@ -7,7 +7,7 @@ from mmengine.config import Config
 
 __all__ = [
     'CONFIG_FAMILIES', 'config_family', 'enable_amp', 'build_model_from_config',
-    'prepare_cpu_distributed'
+    'prepare_cpu_distributed', 'finish_distributed'
 ]
 
 #: ``default_scope`` -> family: ``'seg'`` runs an mmseg segmentor, ``'cls'`` an mmpretrain
@@ -175,3 +175,17 @@ def prepare_cpu_distributed(cfg: Config) -> List[str]:
     for note in notes:
         warnings.warn(note)
     return notes
+
+
+def finish_distributed() -> None:
+    """Leave the process group cleanly at the end of a distributed run (no-op otherwise).
+
+    mmengine never destroys the group it (or :func:`prepare_cpu_distributed`) created; with gloo
+    a rank that exits while the group's background threads still run can abort in C++
+    teardown (``terminate called without an active exception``, SIGABRT) after all work is done.
+    A barrier first makes sure no rank leaves while another still communicates.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
