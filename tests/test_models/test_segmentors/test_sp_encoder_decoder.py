@@ -255,8 +255,6 @@ def test_grid_source_gives_the_patch_baseline():
 
 
 def test_spformer_backbone_shares_one_pass():
-    if 'SPFormer' not in MODELS.module_dict:
-        pytest.skip('SPFormer backbone not available')
     fcn = dict(type='FCNHead', in_channels=192, in_index=0, channels=16, num_convs=1,
                concat_input=False, num_classes=NUM_CLASSES, norm_cfg=dict(type='BN'))
     model = build(backbone=dict(type='SPFormer', arch='tiny', img_size=64), decode_head=fcn)
