@@ -2,8 +2,9 @@
 from .association import (association_logits, association_weights, block_logits,
                           block_superpixel_update, block_unfold, blocks_to_association,
                           merge_heads, superpixel_update, unfold_superpixels)
-from .grid import (NEIGHBOR_OFFSETS, NUM_NEIGHBORS, SuperpixelGrid, from_blocks, gather_neighbors,
-                   grid_to_heads, heads_to_grid, shift_to_pixels, shift_to_superpixels, to_blocks)
+from .cell_layout import from_blocks, to_blocks
+from .grid import (NEIGHBOR_OFFSETS, NUM_NEIGHBORS, SuperpixelGrid, gather_neighbors, grid_to_heads,
+                   heads_to_grid, shift_to_pixels, shift_to_superpixels)
 from .hard_assignment import (association_to_superpixels, enforce_connectivity, hard_assignment,
                               relabel_contiguous)
 from .upsample import upsample_association

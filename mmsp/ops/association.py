@@ -27,9 +27,9 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from .cell_layout import fold_to_superpixels
-from .grid import (NUM_NEIGHBORS, SuperpixelGrid, from_blocks, gather_neighbors, grid_to_heads,
-                   heads_to_grid, shift_to_superpixels, to_blocks)
+from .cell_layout import fold_to_superpixels, from_blocks, to_blocks
+from .grid import (NUM_NEIGHBORS, SuperpixelGrid, gather_neighbors, grid_to_heads, heads_to_grid,
+                   shift_to_superpixels)
 
 
 def _upcast(x: Tensor) -> Tensor:

@@ -13,7 +13,10 @@ from torch import Tensor
 
 from .grid import NEIGHBOR_OFFSETS, SuperpixelGrid
 
-__all__ = ['to_cells', 'from_cells', 'cell_heads', 'grid_to_cells', 'fold_to_superpixels']
+__all__ = [
+    'to_cells', 'from_cells', 'cell_heads', 'grid_to_cells', 'fold_to_superpixels', 'to_blocks',
+    'from_blocks'
+]
 
 
 def to_cells(x: Tensor, grid: SuperpixelGrid) -> Tensor:
@@ -67,3 +70,17 @@ def fold_to_superpixels(per_cell: Tensor) -> Tensor:
         dst = out[:, :, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)]
         dst += per_cell[:, :, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0), n]
     return out
+
+
+def to_blocks(x: Tensor, grid: SuperpixelGrid, num_heads: int = 1) -> Tensor:
+    """Pixel map (B, C, H, W) to the head-leading block layout (B, M, h, w, s*s, C // M).
+
+    The head-leading view of :func:`to_cells` (padding slots are zero).
+    """
+    return cell_heads(to_cells(x, grid), num_heads)
+
+
+def from_blocks(xb: Tensor, grid: SuperpixelGrid) -> Tensor:
+    """Inverse of :func:`to_blocks`: (B, M, h, w, s*s, d) to (B, M*d, H, W), padding cropped."""
+    b, m, h, w, p, d = xb.shape
+    return from_cells(xb.movedim(1, -2).reshape(b, h, w, p, m * d), grid)

@@ -150,38 +150,6 @@ def _cached(builder, *args) -> Tensor:
     return _cached_build(builder, *args[:-1], device)
 
 
-def to_blocks(x: Tensor, grid: SuperpixelGrid, num_heads: int = 1) -> Tensor:
-    """Pixel map to per-head block layout.
-
-    Args:
-        x (Tensor): (B, C, H, W) with ``C`` divisible by ``num_heads``.
-        grid (SuperpixelGrid): geometry of ``x``.
-        num_heads (int): channel groups.
-
-    Returns:
-        Tensor: (B, heads, h, w, s*s, C // heads); padding slots are zero.
-    """
-    b, c, height, width = x.shape
-    s, ph, pw = grid.stride, *grid.padded_shape
-    if (ph, pw) != (height, width):
-        x = torch.nn.functional.pad(x, (0, pw - width, 0, ph - height))
-    # two cheap moves (whole s x s tiles, then a small per-cell transpose) instead of one
-    # channel-innermost gather, which is several times slower on CPU
-    x = x.reshape(b, num_heads, c // num_heads, grid.rows, s, grid.cols, s)
-    x = x.permute(0, 1, 3, 5, 2, 4, 6).reshape(b, num_heads, grid.rows, grid.cols,
-                                               c // num_heads, s * s)
-    return x.transpose(-1, -2).contiguous()
-
-
-def from_blocks(xb: Tensor, grid: SuperpixelGrid) -> Tensor:
-    """Inverse of :func:`to_blocks`: (B, heads, h, w, s*s, d) to (B, heads*d, H, W)."""
-    b, m, h, w, _, d = xb.shape
-    s = grid.stride
-    x = xb.transpose(-1, -2).reshape(b, m, h, w, d, s, s).permute(0, 1, 4, 2, 5, 3, 6)
-    x = x.reshape(b, m * d, h * s, w * s)
-    return x[:, :, :grid.height, :grid.width]
-
-
 def grid_to_heads(z: Tensor, num_heads: int = 1) -> Tensor:
     """Superpixel map (B, C, h, w) to (B, heads, h, w, C // heads)."""
     b, c, h, w = z.shape
