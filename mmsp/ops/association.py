@@ -83,12 +83,16 @@ def block_superpixel_update(logits: Tensor, value_blocks: Tensor, grid: Superpix
 
     Args:
         logits (Tensor): (B, M, h, w, s*s, 9) from :func:`block_logits`.
-        value_blocks (Tensor): (B, M, h, w, s*s, dv) pixel values.
+        value_blocks (Tensor): (B, M, h, w, s*s, dv) pixel values, or (B, 1, h, w, s*s, dv):
+            values shared by all ``M`` heads.
         grid (SuperpixelGrid): geometry.
 
     Returns:
         Tensor: (B, M, h, w, dv) update of every superpixel, in the dtype of the values.
     """
+    if value_blocks.shape[1] not in (1, logits.shape[1]):
+        raise ValueError(f'block_superpixel_update: values {tuple(value_blocks.shape)} need 1 or '
+                         f'{logits.shape[1]} heads (logits {tuple(logits.shape)})')
     logits = _upcast(logits)
     if grid.is_padded:  # shape-dependent only: padding slots never contribute
         pixel_valid = grid.pixel_mask(logits.device)[:, :, :, None]
@@ -100,12 +104,21 @@ def block_superpixel_update(logits: Tensor, value_blocks: Tensor, grid: Superpix
     # Back to the pixel side: the normaliser of candidate n of cell c is that of c + offset(n).
     norm = gather_neighbors(window_lse, 0.0)  # (B, M, h, w, 9)
     alpha = torch.exp(logits - norm[:, :, :, :, None, :]).to(value_blocks.dtype)
-    alpha = alpha.transpose(-1, -2)
+    b, m, h, w, p, n = alpha.shape
+    if value_blocks.shape[1] == 1:
+        # Values shared by the heads: one matmul per cell for all heads, (9 M x s*s) @ (s*s x dv),
+        # with the weights read in place when the logits are laid out (B, h, w, s*s, 9, M).
+        per_cell = torch.matmul(
+            alpha.permute(0, 2, 3, 4, 5, 1).reshape(b, h, w, p, n * m).transpose(-1, -2),
+            value_blocks[:, 0])  # (B, h, w, 9 M, dv)
+        per_cell = per_cell.view(b, h, w, n, m, -1).permute(0, 4, 1, 2, 3, 5)
+        return fold_to_superpixels(per_cell)
     # One matmul per head: a head's values may be a strided view (channels-last cell layout),
     # which the batched matmul reads in place; all heads at once would copy them first.
+    alpha = alpha.transpose(-1, -2)
     return torch.cat([
         fold_to_superpixels(torch.matmul(alpha[:, i:i + 1], value_blocks[:, i:i + 1]))
-        for i in range(value_blocks.shape[1])  # (B, 1, h, w, 9, dv) per cell, then folded
+        for i in range(m)  # (B, 1, h, w, 9, dv) per cell, then folded
     ], dim=1)
 
 

@@ -65,3 +65,35 @@ def test_masks_are_cached_and_correct():
     with torch.inference_mode():
         fresh = SuperpixelGrid(13, 13, 6).neighbor_mask()
     assert not fresh.is_inference()
+
+
+@pytest.mark.parametrize('h,w,s', [(8, 8, 4), (10, 7, 3)])
+def test_from_cells_channels_last_has_the_same_values(h, w, s):
+    grid = SuperpixelGrid(h, w, s)
+    x = torch.randn(2, 6, h, w, dtype=torch.float64)
+    back = from_cells(to_cells(x, grid), grid, channels_last=True)
+    assert back.is_contiguous(memory_format=torch.channels_last) and torch.equal(back, x)
+
+
+@pytest.mark.parametrize('h,w,s', [(8, 8, 4), (10, 7, 3), (4, 4, 4)])
+def test_superpixel_update_with_values_shared_by_the_heads(h, w, s):
+    """Values (B, 1, ...) shared by M heads equal the same values expanded to every head."""
+    from mmsp.ops import block_superpixel_update
+    grid = SuperpixelGrid(h, w, s)
+    raw = torch.randn(2, 3, grid.rows, grid.cols, s * s, 9, dtype=torch.float64,
+                      requires_grad=True)
+    values = torch.randn(2, 1, grid.rows, grid.cols, s * s, 5, dtype=torch.float64,
+                         requires_grad=True)
+
+    def logits():
+        return raw.masked_fill(~grid.neighbor_mask()[:, :, None, :], float('-inf'))
+
+    shared = block_superpixel_update(logits(), values, grid)
+    expanded = block_superpixel_update(logits(), values.expand(-1, 3, -1, -1, -1, -1), grid)
+    torch.testing.assert_close(shared, expanded, atol=1e-12, rtol=1e-12)
+    g = torch.randn_like(shared)
+    for a, r in zip(torch.autograd.grad(shared, [raw, values], g),
+                    torch.autograd.grad(expanded, [raw, values], g)):
+        torch.testing.assert_close(a, r)
+    with pytest.raises(ValueError, match='1 or 3 heads'):
+        block_superpixel_update(logits(), values.expand(-1, 2, -1, -1, -1, -1), grid)

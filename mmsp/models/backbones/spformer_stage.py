@@ -163,7 +163,7 @@ class SPFormerStage(BaseModule):
         for block in self.blocks:
             tokens = _maybe_checkpoint(block, tokens, enabled=self.with_cp and self.training)
             outs.append(tokens)
-        z = tokens.transpose(1, 2).reshape(b, c, h, w)
+        z = tokens.reshape(b, h, w, c).permute(0, 3, 1, 2)  # channels-last memory format
         if self.unfold is not None:
             x = _maybe_checkpoint(self.unfold, x, z, assoc, enabled=self.with_cp and self.training)
         return x, z, assoc, outs

@@ -5,7 +5,9 @@ import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer
 from torch import Tensor, nn
 
-from mmsp.models.layers import build_norm2d
+from mmsp.models.layers import LayerNorm2d, build_norm2d, layer_norm_of_linear
+from mmsp.ops import SuperpixelGrid
+from mmsp.ops.cell_layout import to_cells
 
 #: ``stem_type -> (pixel stride r, [(kernel, stride, padding, channel fraction of Cp), ...])``.
 #: ``conv4``/``conv8``: one k x k / k patchify conv. ``cc4``/``ccc8``: 3x3 stride-2 convs whose
@@ -75,7 +77,10 @@ class SuperpixelInit(nn.Module):
 
     Cells at the bottom/right border that the pixel map only partly covers are averaged over
     their real pixels (``ceil_mode`` pooling without padding), matching the ``ceil(H/s)``
-    grid of :class:`mmsp.ops.SuperpixelGrid`.
+    grid of :class:`mmsp.ops.SuperpixelGrid`. With LN2d the computation runs in the
+    channels-last cell layout with the norm folded into the lift
+    (:func:`~mmsp.models.layers.layer_norm_of_linear`; same function, one ``Cs``-wide pass
+    fewer) and returns a channels-last map; other norms run in NCHW.
 
     Args:
         pixel_channels (int): ``Cp``.
@@ -103,8 +108,22 @@ class SuperpixelInit(nn.Module):
         self.act = build_activation_layer(act_cfg)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.act(self.norm(self.lift(x)))
-        return F.avg_pool2d(x, self.stride, self.stride, ceil_mode=True)
+        if not isinstance(self.norm, LayerNorm2d):  # statistics over the map: plain NCHW
+            x = self.act(self.norm(self.lift(x)))
+            return F.avg_pool2d(x, self.stride, self.stride, ceil_mode=True)
+        # LN2d: channels-last cell layout, the norm folded into the lift (one GEMM from the
+        # narrow map, layer_norm_of_linear), then the mean over each cell's real pixels.
+        grid = SuperpixelGrid(int(x.shape[-2]), int(x.shape[-1]), self.stride)
+        y = layer_norm_of_linear(
+            to_cells(x, grid), self.lift.weight.flatten(1), self.norm, bias=self.lift.bias)
+        y = self.act(y)  # (B, h, w, s*s, Cs)
+        if grid.is_padded:  # partial border cells: padding slots out, divide by real pixels
+            valid = grid.pixel_mask(y.device)
+            y = y.masked_fill(~valid[..., None], 0.)
+            pooled = y.sum(3) / valid.sum(-1, keepdim=True).to(y.dtype)
+        else:
+            pooled = y.mean(3)
+        return pooled.permute(0, 3, 1, 2)  # (B, Cs, h, w) in channels-last memory format
 
 
 __all__ = ['STEM_LAYOUTS', 'SPFormerStem', 'SuperpixelInit']

@@ -1,6 +1,7 @@
-"""Channel LayerNorm for NCHW maps and a norm builder that accepts it by config."""
-from typing import Dict, Optional
+"""Channel LayerNorm for NCHW maps, a norm builder that accepts it by config, and LN(linear)."""
+from typing import Dict, Optional, Tuple
 
+import torch
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from torch import Tensor, nn
@@ -37,4 +38,53 @@ def build_norm2d(cfg: Optional[Dict], num_channels: int) -> nn.Module:
     return build_norm_layer(cfg, num_channels)[1]
 
 
-__all__ = ['LayerNorm2d', 'build_norm2d']
+def layer_norm_factors(x: Tensor,
+                       weight: Tensor,
+                       norm: nn.LayerNorm,
+                       bias: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+    """Factors of ``norm(F.linear(x, weight, bias))`` that need only the narrow input.
+
+    With ``y = W x (+ c)`` (``O`` outputs from ``I`` inputs) and a LayerNorm over the ``O``
+    outputs, centring the *weights* gives exact identities: ``y - mean(y) = Wc x'`` and
+    ``var(y) = x'^T (Wc^T Wc / O) x'`` with ``Wc = W' - mean_rows(W')``, where ``x' = [x, 1]``
+    and ``W' = [W, c]`` when there is a bias. So output ``k`` is ``g_k (Wc_k . r x') + b_k`` with
+    ``r = 1 / sqrt(var + eps)``: the statistics cost ``I x I`` per position instead of passes
+    over the ``O``-wide output, and any output (or any average of outputs with weights summing
+    to one) is one GEMM away from the scaled input ``r x'``.
+
+    Args:
+        x (Tensor): (..., I) channels-last input.
+        weight (Tensor): (O, I) linear weight.
+        norm (nn.LayerNorm): LayerNorm over ``O`` channels (affine).
+        bias (Tensor, optional): (O, ) linear bias.
+
+    Returns:
+        tuple: the scaled input ``r x'`` (..., I[+1]) and the centred weight ``Wc`` (O, I[+1]).
+    """
+    if tuple(norm.normalized_shape) != (weight.shape[0], ) or not norm.elementwise_affine:
+        raise ValueError(f'layer_norm_factors: an affine LayerNorm over {weight.shape[0]} '
+                         f'outputs is needed, got {norm}')
+    if bias is not None:
+        x = torch.cat([x, x.new_ones(x.shape[:-1] + (1, ))], dim=-1)
+        weight = torch.cat([weight, bias[:, None]], dim=1)
+    centred = weight - weight.mean(0, keepdim=True)
+    cov = centred.t() @ centred / weight.shape[0]  # (I, I), positive semi-definite
+    var = (F.linear(x, cov) * x).sum(-1, keepdim=True)
+    return x * torch.rsqrt(var.clamp_min(0) + norm.eps), centred
+
+
+def layer_norm_of_linear(x: Tensor,
+                         weight: Tensor,
+                         norm: nn.LayerNorm,
+                         bias: Optional[Tensor] = None) -> Tensor:
+    """``norm(F.linear(x, weight, bias))`` (LN over all outputs) via :func:`layer_norm_factors`.
+
+    One GEMM with the norm folded in, from the ``I``-wide input: no separate normalisation pass
+    over the ``O``-wide output. Shapes: (..., I) -> (..., O).
+    """
+    scaled, centred = layer_norm_factors(x, weight, norm, bias)
+    shift = norm.bias
+    return F.linear(scaled, centred * norm.weight[:, None], shift)
+
+
+__all__ = ['LayerNorm2d', 'build_norm2d', 'layer_norm_factors', 'layer_norm_of_linear']

@@ -1,6 +1,6 @@
 """Superpixel Cross Attention (SCA): one iteration of the asymmetric pixel<->superpixel layer."""
 import math
-from typing import Dict, Optional, Tuple
+from typing import Dict, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -10,9 +10,10 @@ from torch import Tensor, nn
 
 from mmsp.ops import (SuperpixelGrid, block_logits, block_superpixel_update, block_unfold,
                       blocks_to_association, from_blocks, heads_to_grid)
-from mmsp.ops.association import candidate_softmax
+from mmsp.ops.association import _upcast, candidate_softmax
+from mmsp.ops.grid import gather_neighbors
 from mmsp.ops.cell_layout import cell_heads, grid_to_cells, to_cells
-from .norm import LayerNorm2d, build_norm2d
+from .norm import LayerNorm2d, build_norm2d, layer_norm_factors
 
 
 def _project(xc: Tensor, nchw: Tensor, grid: Optional[SuperpixelGrid], conv: nn.Conv2d,
@@ -25,13 +26,133 @@ def _project(xc: Tensor, nchw: Tensor, grid: Optional[SuperpixelGrid], conv: nn.
     ``nchw`` exactly as configured, then moves to the layout of ``xc`` (``to_cells`` with
     ``grid``, or channels-last superpixels when ``grid`` is None).
     """
-    if isinstance(norm, (LayerNorm2d, nn.Identity)):
+    if _is_pointwise(norm):
         y = F.linear(xc, conv.weight.flatten(1))
         if isinstance(norm, LayerNorm2d):
             y = F.layer_norm(y, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
         return y
     y = norm(conv(nchw))
     return to_cells(y, grid) if grid is not None else grid_to_cells(y)
+
+
+def _with_residual(conv: Optional[nn.Conv2d], x: Tensor) -> Tensor:
+    """``x + conv(x)`` (``x`` without ``conv``) for a 3x3 depthwise conv, as one conv.
+
+    The identity is added to the centre tap of a copy of the weight: one pass over the map
+    instead of a conv and an add (the same function; gradients reach ``conv.weight`` as before).
+    """
+    if conv is None:
+        return x
+    weight = conv.weight.clone()
+    weight[:, :, 1, 1] += 1
+    return F.conv2d(x, weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+
+
+def _is_pointwise(norm: nn.Module) -> bool:
+    """Whether ``norm`` acts on every position alone (LN2d or none): the channels-last paths."""
+    return isinstance(norm, (LayerNorm2d, nn.Identity))
+
+
+class _FactorisedPixels(NamedTuple):
+    """Pixel projections kept as ``y_p = A u_p + b`` over the narrow scaled input ``u_p``.
+
+    With a pointwise norm every pixel output channel is an affine function of the ``C_in``-wide
+    ``u_p`` (``u_p = r_p x_p`` with the LN statistics of
+    :func:`~mmsp.models.layers.layer_norm_of_linear`, or ``x_p`` without a norm), so the wide
+    pixel q/k/v maps never need to exist:
+
+    * a logit ``<y_p[head], s_c>`` with a superpixel vector ``s_c`` is ``<A[head]^T s_c, u_p> +
+      <b[head], s_c>``: the projection can move to the (``s^2`` times fewer) superpixels
+      (:func:`_absorbed_logits`);
+    * a window average of values ``sum_p a_p y_p`` (``sum_p a_p = 1``) is ``A (sum_p a_p u_p) +
+      b``: the pixels are averaged at width ``C_in``.
+
+    Attributes:
+        scaled (Tensor): (B, h, w, s*s, C_in) ``u_p`` in the cell layout.
+        weight (Tensor): (O, C_in) ``A`` (centred weight times the LN gain).
+        bias (Tensor | None): (O, ) ``b`` (LN shift), None without a norm.
+    """
+    scaled: Tensor
+    weight: Tensor
+    bias: Optional[Tensor]
+
+    def keys(self, start: int, superpixels: Tensor, num_heads: int) -> Tuple[Tensor, Tensor]:
+        """Superpixel-side factors of ``<y_p[start:start + C], s_c>`` per head.
+
+        Args:
+            start (int): first pixel output channel of the ``C`` channels paired with
+                ``superpixels``.
+            superpixels (Tensor): (B, h, w, C) channels-last superpixel vectors.
+            num_heads (int): heads ``M`` (contiguous channel groups of ``C / M``).
+
+        Returns:
+            tuple: (B, h, w, M, C_in) keys ``A[head]^T s_c`` and (B, h, w, M) offsets
+            ``<b[head], s_c>``.
+        """
+        *lead, c = superpixels.shape
+        s = superpixels.reshape(*lead, num_heads, c // num_heads)
+        weight = self.weight[start:start + c].reshape(num_heads, c // num_heads, -1)
+        keys = torch.einsum('bhwmd,mdc->bhwmc', s, weight.to(s.dtype))
+        if self.bias is None:
+            return keys, s.new_zeros(s.shape[:-1])
+        bias = self.bias[start:start + c].reshape(num_heads, -1).to(s.dtype)
+        return keys, (s * bias).sum(-1)
+
+    def values(self, start: int, averaged: Tensor) -> Tensor:
+        """Pixel outputs ``start:`` of window averages: (B, M, h, w, C_in) -> (B, M, h, w, C_v/M).
+
+        Head ``m`` owns the value channels ``[m C_v / M, (m + 1) C_v / M)``; the averaging
+        weights sum to one, so the shift passes through unchanged.
+        """
+        m = averaged.shape[1]
+        weight = self.weight[start:].reshape(m, -1, self.weight.shape[-1])  # (M, C_v / M, C_in)
+        out = torch.einsum('bmhwc,mdc->bmhwd', averaged, weight.to(averaged.dtype))
+        if self.bias is None:
+            return out
+        return out + self.bias[start:].view(1, m, 1, 1, -1).to(out.dtype)
+
+
+def _factorise_pixels(xc: Tensor, conv: nn.Conv2d, norm: nn.Module) -> _FactorisedPixels:
+    """``norm(conv(x))`` of the cell-layout pixels ``xc`` for LN2d or no norm, factorised.
+
+    Args:
+        xc (Tensor): (B, h, w, s*s, C_in) channels-last cell layout.
+        conv (nn.Conv2d): bias-free 1x1 conv with ``O`` outputs.
+        norm (nn.Module): ``LayerNorm2d`` over the ``O`` outputs or ``nn.Identity``.
+    """
+    weight = conv.weight.flatten(1)  # (O, C_in)
+    if not isinstance(norm, LayerNorm2d):
+        return _FactorisedPixels(xc, weight, None)
+    scaled, centred = layer_norm_factors(xc, weight, norm)
+    return _FactorisedPixels(scaled, centred * norm.weight[:, None], norm.bias)
+
+
+def _absorbed_logits(pixels: Tensor, keys: Tensor, offsets: Tensor,
+                     grid: SuperpixelGrid) -> Tensor:
+    """Block logits ``<keys_c, u_p> + offsets_c`` of every pixel toward its 9 candidates.
+
+    The pixel side of the logits is never projected: per cell, one ``(s*s x C_in) @ (C_in x 9H)``
+    matmul with the gathered keys of the 9 candidates. Cheaper than projecting the pixels when a
+    cell holds many pixels (the head's 16 x 16 cells); for small cells the gather of ``9 H
+    C_in`` key values per cell costs more than it saves (see ``ABSORB_MIN_CELL_PIXELS``).
+
+    Args:
+        pixels (Tensor): (B, h, w, s*s, C_in) ``u_p`` (cell layout, contiguous).
+        keys (Tensor): (B, h, w, H, C_in) per-superpixel keys of ``H`` (pseudo-)heads.
+        offsets (Tensor): (B, h, w, H).
+        grid (SuperpixelGrid): geometry.
+
+    Returns:
+        Tensor: (B, H, h, w, s*s, 9) logits (at least float32; a strided view), ``-inf`` at
+        candidates outside the grid. One batched matmul per cell, the pixels read in place.
+    """
+    b, h, w, heads, c = keys.shape
+    kn = gather_neighbors(keys.reshape(b, 1, h, w, heads * c))  # (B, 1, h, w, 9, H*C_in)
+    on = gather_neighbors(offsets.reshape(b, 1, h, w, heads))  # (B, 1, h, w, 9, H)
+    logits = torch.matmul(pixels, kn.reshape(b, h, w, 9 * heads, c).transpose(-1, -2))
+    logits = _upcast(logits.view(b, h, w, -1, 9, heads) + on.view(b, h, w, 1, 9, heads))
+    valid = grid.neighbor_mask(logits.device)[:, :, None, :, None]
+    return logits.masked_fill(~valid, float('-inf')).permute(0, 5, 1, 2, 3, 4)
 
 
 class SuperpixelCrossAttention(BaseModule):
@@ -74,6 +195,11 @@ class SuperpixelCrossAttention(BaseModule):
           (``-inf`` at candidates outside the grid).
     """
 
+    #: Cells with at least this many pixels take the absorbed-key logits (:func:`_absorbed_logits`,
+    #: same function): on CPU it made the head's 16 x 16-cell tokeniser faster and SPFormer's
+    #: 4 x 4-cell layers slower (tools/benchmark.py, docs/sca-speed.md).
+    ABSORB_MIN_CELL_PIXELS = 64
+
     def __init__(self,
                  pixel_channels: int,
                  superpixel_channels: int,
@@ -108,6 +234,20 @@ class SuperpixelCrossAttention(BaseModule):
         self.gamma_pixel = (nn.Parameter(torch.full((cp, ), float(layer_scale_init)))
                             if update_pixels else None)
 
+    def _projected_logits(self, px_qk: Tensor, sp: Tensor, grid: SuperpixelGrid) -> Tensor:
+        """Block logits (B, H, h, w, s*s, 9) from projected pixel [q,] k (B, h, w, s*s, ...).
+
+        With the pixel update both logit sets come from one batched matmul and one neighbour
+        gather: ``2M`` pseudo-heads pairing pixel ``[q | k]`` with superpixel ``[k | q]``
+        (pixel update first); otherwise the ``M`` heads of the superpixel update.
+        """
+        cp, m = self.pixel_channels, self.num_heads
+        if self.update_pixels:
+            return block_logits(cell_heads(px_qk, 2 * m),
+                                cell_heads(torch.cat([sp[..., cp:2 * cp], sp[..., :cp]], -1),
+                                           2 * m), grid, self.scale)
+        return block_logits(cell_heads(px_qk, m), cell_heads(sp[..., :cp], m), grid, self.scale)
+
     def init_weights(self) -> None:
         super().init_weights()
         if self.init_cfg is not None:
@@ -122,32 +262,42 @@ class SuperpixelCrossAttention(BaseModule):
                              f'{self.superpixel_channels} superpixel channels, got '
                              f'{tuple(x.shape)} and {tuple(z.shape)}')
         cp, m = self.pixel_channels, self.num_heads
-        xe = x + self.pixel_pe(x) if self.pixel_pe is not None else x
-        ze = z + self.superpixel_pe(z) if self.superpixel_pe is not None else z
-        # Channels-last cell layout (mmsp.ops.cell_layout): the narrow pixel map moves once,
-        # the projections are GEMMs there and every per-head tensor is a strided view.
-        px = _project(to_cells(xe, grid), xe, grid, self.pixel_qkv, self.pixel_norm)
+        # channels-last memory format (same values): depthwise convs are ~10x faster on CPU
+        # and the move into the cell layout copies runs of whole pixels
+        x = x.contiguous(memory_format=torch.channels_last)
+        z = z.contiguous(memory_format=torch.channels_last)
+        xe = _with_residual(self.pixel_pe, x)
+        ze = _with_residual(self.superpixel_pe, z)
+        # Channels-last cell layout (mmsp.ops.cell_layout): the narrow pixel map moves once.
+        split = 2 * cp if self.update_pixels else cp  # pixel [q,] k; the rest are values
+        xc = to_cells(xe, grid)
         sp = _project(grid_to_cells(ze), ze, None, self.superpixel_qkv, self.superpixel_norm)
-        # px: (B, h, w, s*s, [q,] k, v) and sp: (B, h, w, q[, k, v]), channels last
-        if self.update_pixels:
-            # Both logit sets in one batched matmul and one neighbour gather: 2M "heads"
-            # pairing pixel [q | k] with superpixel [k | q].
-            both = block_logits(cell_heads(px[..., :2 * cp], 2 * m),
-                                cell_heads(torch.cat([sp[..., cp:2 * cp], sp[..., :cp]], -1),
-                                           2 * m), grid, self.scale)
-            pixel_logits, logits = both[:, :m], both[:, m:]
-            px_v = px[..., 2 * cp:]
-        else:
-            logits = block_logits(cell_heads(px[..., :cp], m), cell_heads(sp, m), grid,
-                                  self.scale)
-            px_v = px[..., cp:]
-
-        # superpixel update: superpixel queries vs pixel keys, softmax over each window
-        dz = heads_to_grid(block_superpixel_update(logits, cell_heads(px_v, m), grid))
-        z = z + self.gamma_superpixel.view(1, -1, 1, 1) * dz.to(z.dtype)
+        # sp: (B, h, w, q[, k, v]) channels last; the pixel outputs are [q,] k, v
+        if _is_pointwise(self.pixel_norm):
+            # Factorised pixel projections (_FactorisedPixels): no (B, H, W, 2Cp + Cs) map;
+            # values are averaged at width Cp, queries/keys projected or absorbed.
+            px = _factorise_pixels(xc, self.pixel_qkv, self.pixel_norm)
+            if grid.stride**2 >= self.ABSORB_MIN_CELL_PIXELS:
+                pairs = [px.keys(split - cp, sp[..., :cp] * self.scale, m)]  # sp q . pixel k
+                if self.update_pixels:  # pixel q . superpixel k: pseudo-heads [:M]
+                    pairs.insert(0, px.keys(0, sp[..., cp:2 * cp] * self.scale, m))
+                both = _absorbed_logits(px.scaled, torch.cat([k for k, _ in pairs], 3),
+                                        torch.cat([o for _, o in pairs], 3), grid)
+            else:
+                bias = px.bias[:split] if px.bias is not None else None
+                both = self._projected_logits(F.linear(px.scaled, px.weight[:split], bias), sp,
+                                              grid)
+            # superpixel update: superpixel queries vs pixel keys, softmax over each window
+            dz = px.values(split, block_superpixel_update(both[:, -m:], px.scaled[:, None], grid))
+        else:  # norms with statistics over the map: project and normalise in NCHW
+            px = _project(xc, xe, grid, self.pixel_qkv, self.pixel_norm)
+            both = self._projected_logits(px[..., :split], sp, grid)
+            dz = block_superpixel_update(both[:, -m:], cell_heads(px[..., split:], m), grid)
+        z = z + self.gamma_superpixel.view(1, -1, 1, 1) * heads_to_grid(dz).to(z.dtype)
 
         if self.update_pixels:
             # pixel update: pixel queries vs candidate superpixel keys, softmax over the 9
-            dx = block_unfold(candidate_softmax(pixel_logits), cell_heads(sp[..., 2 * cp:], m))
-            x = x + self.gamma_pixel.view(1, -1, 1, 1) * from_blocks(dx, grid).to(x.dtype)
-        return x, z, blocks_to_association(logits, grid)
+            dx = block_unfold(candidate_softmax(both[:, :m]), cell_heads(sp[..., 2 * cp:], m))
+            dx = from_blocks(dx, grid, channels_last=True)
+            x = x + self.gamma_pixel.view(1, -1, 1, 1) * dx.to(x.dtype)
+        return x, z, blocks_to_association(both[:, -m:], grid)

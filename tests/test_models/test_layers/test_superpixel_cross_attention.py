@@ -13,9 +13,11 @@ import torch.nn.functional as F
 
 from mmsp.models.layers import SuperpixelCrossAttention
 
-# (Cp, Cs, heads, stride, H, W, batch): exact grids, padded grids, stride 1, a 1x1 grid
+# (Cp, Cs, heads, stride, H, W, batch): exact grids, padded grids, stride 1, a 1x1 grid, and
+# cells of >= ABSORB_MIN_CELL_PIXELS pixels (the absorbed-key logits), exact and padded
 CASES = [(8, 12, 2, 4, 8, 8, 1), (8, 12, 2, 3, 10, 7, 2), (6, 9, 3, 1, 4, 5, 2),
-         (4, 8, 1, 5, 4, 3, 1), (8, 16, 2, 4, 13, 9, 2)]
+         (4, 8, 1, 5, 4, 3, 1), (8, 16, 2, 4, 13, 9, 2), (8, 12, 2, 8, 16, 24, 1),
+         (6, 6, 3, 9, 20, 11, 2)]
 
 
 def _ref_norm(layer_norm, y):
@@ -111,10 +113,11 @@ def _loss(outs):
 
 @pytest.mark.parametrize('update_pixels', [True, False])
 @pytest.mark.parametrize('case', CASES)
-@pytest.mark.parametrize('norm', ['LN2d', 'GN'])
+@pytest.mark.parametrize('norm', ['LN2d', 'GN', None])
 def test_matches_nchw_reference_values_and_gradients(case, update_pixels, norm):
     cp, cs, m, s, height, width, batch = case
-    norm_cfg = dict(type='LN2d', eps=1e-6) if norm == 'LN2d' else dict(type='GN', num_groups=1)
+    norm_cfg = {'LN2d': dict(type='LN2d', eps=1e-6), 'GN': dict(type='GN', num_groups=1),
+                None: None}[norm]
     layer = _layer(cp, cs, m, s, update_pixels, norm_cfg)
     x, z = _inputs(cp, cs, s, height, width, batch)
     ours = layer(x, z)

@@ -1,0 +1,47 @@
+"""SuperpixelInit: the channels-last LN2d path equals conv -> LN2d -> GELU -> ceil-mode avg-pool."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmsp.models.backbones.spformer_stem import SuperpixelInit
+
+
+def _reference(init, x):
+    """Spec 3.2 in NCHW: 1x1 conv, channel LN written out, GELU, mean over real cell pixels."""
+    y = F.conv2d(x, init.lift.weight, init.lift.bias)
+    mean = y.mean(1, keepdim=True)
+    var = ((y - mean)**2).mean(1, keepdim=True)
+    y = (y - mean) / torch.sqrt(var + init.norm.eps)
+    y = F.gelu(y * init.norm.weight.view(1, -1, 1, 1) + init.norm.bias.view(1, -1, 1, 1))
+    s = init.stride
+    rows, cols = -(-x.shape[2] // s), -(-x.shape[3] // s)
+    out = y.new_zeros(y.shape[0], y.shape[1], rows, cols)
+    for r in range(rows):
+        for c in range(cols):
+            out[:, :, r, c] = y[:, :, r * s:(r + 1) * s, c * s:(c + 1) * s].mean((2, 3))
+    return out
+
+
+@pytest.mark.parametrize('size,stride', [((8, 12), 4), ((9, 14), 4), ((7, 7), 7), ((5, 3), 2)])
+def test_channels_last_path_matches_reference(size, stride):
+    torch.manual_seed(0)
+    init = SuperpixelInit(6, 10, stride).double()
+    with torch.no_grad():
+        for p in init.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    x = torch.randn(2, 6, *size, dtype=torch.float64, requires_grad=True)
+    ours, ref = init(x), _reference(init, x)
+    assert ours.shape == ref.shape == (2, 10, -(-size[0] // stride), -(-size[1] // stride))
+    torch.testing.assert_close(ours, ref, atol=1e-10, rtol=1e-10)
+    leaves = [x] + list(init.parameters())
+    g = torch.randn_like(ref)
+    for a, r in zip(torch.autograd.grad(ours, leaves, g), torch.autograd.grad(ref, leaves, g)):
+        torch.testing.assert_close(a, r, atol=1e-9, rtol=1e-9)
+
+
+def test_other_norms_use_the_nchw_path():
+    torch.manual_seed(0)
+    init = SuperpixelInit(4, 8, 3, norm_cfg=dict(type='GN', num_groups=2)).double().eval()
+    x = torch.randn(1, 4, 7, 8, dtype=torch.float64)
+    ref = F.avg_pool2d(F.gelu(init.norm(init.lift(x))), 3, 3, ceil_mode=True)
+    torch.testing.assert_close(init(x), ref)

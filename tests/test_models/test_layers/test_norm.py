@@ -1,0 +1,65 @@
+"""LayerNorm2d helpers: LN of a wide linear map computed from its narrow input (float64)."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmsp.models.layers import LayerNorm2d, layer_norm_factors, layer_norm_of_linear
+
+
+def _affine_ln(channels, seed=0):
+    torch.manual_seed(seed)
+    norm = torch.nn.LayerNorm(channels, eps=1e-6).double()
+    with torch.no_grad():
+        norm.weight.add_(0.5 * torch.randn(channels, dtype=torch.float64))
+        norm.bias.add_(0.5 * torch.randn(channels, dtype=torch.float64))
+    return norm
+
+
+@pytest.mark.parametrize('with_bias', [False, True])
+@pytest.mark.parametrize('inputs,outputs', [(4, 24), (16, 8), (1, 5)])
+def test_layer_norm_of_linear_equals_the_direct_computation(inputs, outputs, with_bias):
+    norm = _affine_ln(outputs)
+    x = torch.randn(2, 3, 7, inputs, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(outputs, inputs, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(outputs, dtype=torch.float64, requires_grad=True) if with_bias else None
+    ours = layer_norm_of_linear(x, weight, norm, bias)
+    ref = F.layer_norm(F.linear(x, weight, bias), (outputs, ), norm.weight, norm.bias, norm.eps)
+    torch.testing.assert_close(ours, ref, atol=1e-10, rtol=1e-10)
+    leaves = [x, weight, norm.weight, norm.bias] + ([bias] if with_bias else [])
+    g = torch.randn_like(ref)
+    for a, r in zip(torch.autograd.grad(ours, leaves, g), torch.autograd.grad(ref, leaves, g)):
+        torch.testing.assert_close(a, r, atol=1e-9, rtol=1e-9)
+
+
+def test_factors_give_any_output_and_window_averages():
+    """Output k = g_k (Wc_k . u) + b_k, also for averages of u with weights summing to one."""
+    norm = _affine_ln(12)
+    x = torch.randn(5, 3, dtype=torch.float64)
+    weight = torch.randn(12, 3, dtype=torch.float64)
+    scaled, centred = layer_norm_factors(x, weight, norm)
+    ref = F.layer_norm(F.linear(x, weight), (12, ), norm.weight, norm.bias, norm.eps)
+    torch.testing.assert_close(scaled @ (centred * norm.weight[:, None]).t() + norm.bias, ref)
+    a = torch.softmax(torch.randn(5, dtype=torch.float64), 0)
+    torch.testing.assert_close((a @ scaled) @ (centred * norm.weight[:, None]).t() + norm.bias,
+                               a @ ref)
+
+
+def test_zero_input_gives_the_shift_and_bad_norms_raise():
+    norm = _affine_ln(6)
+    out = layer_norm_of_linear(torch.zeros(2, 4, dtype=torch.float64),
+                               torch.randn(6, 4, dtype=torch.float64), norm)
+    torch.testing.assert_close(out, norm.bias.expand(2, 6))  # LN of a zero vector (padding)
+    with pytest.raises(ValueError, match='LayerNorm over 6'):
+        layer_norm_of_linear(torch.zeros(2, 4), torch.randn(6, 4), torch.nn.LayerNorm(5))
+    with pytest.raises(ValueError, match='affine'):
+        layer_norm_factors(torch.zeros(2, 4), torch.randn(6, 4),
+                           torch.nn.LayerNorm(6, elementwise_affine=False))
+
+
+def test_layer_norm_2d_matches_channel_layer_norm():
+    norm = LayerNorm2d(5).double()
+    x = torch.randn(2, 5, 3, 4, dtype=torch.float64)
+    ref = F.layer_norm(x.permute(0, 2, 3, 1), (5, ), norm.weight, norm.bias, norm.eps)
+    torch.testing.assert_close(norm(x), ref.permute(0, 3, 1, 2))
+    with pytest.raises(ValueError, match='B, C, H, W'):
+        norm(torch.randn(5, 3))
