@@ -15,17 +15,21 @@ eval mode under ``torch.no_grad()``, and fed one random ``B x 3 x H x W`` batch:
 * ``--part decode_head`` computes the backbone (and neck) features **once** and times
   ``model.decode_head(features)`` alone (segmentation configs only).
 
-The first ``--warmup`` iterations are run and discarded; the next ``--iters`` are timed one by one
-(CUDA is synchronised around each). Reported per model: median and mean ms per image, images per
-second (from the median), the parameters of the timed part, and the ratio of its median to the
-first config's. The device and the
-number of torch threads are printed with the table.
+All models are built first. Each runs ``--warmup`` discarded iterations, then the ``--iters``
+timed iterations are **interleaved**: round ``i`` times one call of every model, in an order
+that rotates from round to round (CUDA is synchronised around each call). Every model thus sees
+the same machine load and allocator state; timing the models one after the other instead made
+the second of two CPU models up to 20% slower than when it ran first. Reported per model: median
+and mean ms per image, images per second (from the median), the parameters of the timed part,
+the ratio of its median to the first config's, and the median over rounds of the per-round
+ratio (robust to load that changes between rounds). The device and the number of torch threads
+are printed with the table.
 """
 import argparse
 import json
 import statistics
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import mmsp  # noqa: F401  isort:skip  (registers mmsp modules)
 import torch
@@ -74,22 +78,30 @@ def make_step(model: torch.nn.Module, part: str, inputs: torch.Tensor,
     return lambda: model.decode_head(features)
 
 
-def time_step(step: Callable[[], object], warmup: int, iters: int, device: str) -> List[float]:
-    """Seconds per call of ``step`` for ``iters`` calls after ``warmup`` discarded calls."""
+def interleaved_times(steps: List[Callable[[], object]], warmup: int, iters: int,
+                      device: str) -> List[List[float]]:
+    """Seconds per call of every step: ``warmup`` discarded calls each, then ``iters`` rounds.
+
+    Round ``i`` calls every step once, starting with step ``i mod len(steps)``.
+    """
     sync = torch.cuda.synchronize if device.startswith('cuda') else (lambda: None)
-    for _ in range(warmup):
-        step()
+    for step in steps:
+        for _ in range(warmup):
+            step()
     sync()
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - start)
+    times: List[List[float]] = [[] for _ in steps]
+    for i in range(iters):
+        for k in range(len(steps)):
+            j = (i + k) % len(steps)
+            start = time.perf_counter()
+            steps[j]()
+            sync()
+            times[j].append(time.perf_counter() - start)
     return times
 
 
-def benchmark_config(path: str, args: argparse.Namespace) -> Dict[str, object]:
+def prepare_config(path: str, args: argparse.Namespace) -> Tuple[Callable[[], object], Dict]:
+    """Build one config's model and return the step to time plus its static result fields."""
     cfg = Config.fromfile(path)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -100,27 +112,37 @@ def benchmark_config(path: str, args: argparse.Namespace) -> Dict[str, object]:
     inputs = torch.rand(args.batch_size, 3, height, width, generator=generator).to(args.device)
     with torch.no_grad():
         step = make_step(model, args.part, inputs, family)
-        times = time_step(step, args.warmup, args.iters, args.device)
-    median = statistics.median(times)
     timed = {'model': model, 'backbone': getattr(model, 'backbone', None),
              'decode_head': getattr(model, 'decode_head', None)}[args.part]
-    return dict(
-        config=path,
-        part=args.part,
-        params_m=sum(p.numel() for p in timed.parameters()) / 1e6,
-        ms_per_img=median * 1e3 / args.batch_size,
-        mean_ms_per_img=statistics.fmean(times) * 1e3 / args.batch_size,
-        img_per_s=args.batch_size / median)
+    info = dict(config=path, part=args.part,
+                params_m=sum(p.numel() for p in timed.parameters()) / 1e6)
+    return step, info
+
+
+def benchmark_configs(args: argparse.Namespace) -> List[Dict[str, object]]:
+    """Interleaved timing of every config (see the module docstring)."""
+    prepared = [prepare_config(path, args) for path in args.configs]
+    with torch.no_grad():
+        times = interleaved_times([step for step, _ in prepared], args.warmup, args.iters,
+                                  args.device)
+    results = []
+    for (_, info), ts in zip(prepared, times):
+        median = statistics.median(ts)
+        results.append(dict(info, ms_per_img=median * 1e3 / args.batch_size,
+                            mean_ms_per_img=statistics.fmean(ts) * 1e3 / args.batch_size,
+                            img_per_s=args.batch_size / median))
+    for result, ts in zip(results, times):
+        result['ratio_to_first'] = result['ms_per_img'] / results[0]['ms_per_img']
+        result['median_round_ratio'] = statistics.median(
+            t / t0 for t, t0 in zip(ts, times[0]))
+    return results
 
 
 def main(argv: Optional[List[str]] = None) -> List[Dict[str, object]]:
     args = parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    results = [benchmark_config(path, args) for path in args.configs]
-    base = results[0]['ms_per_img']
-    for result in results:
-        result['ratio_to_first'] = result['ms_per_img'] / base
+    results = benchmark_configs(args)
     device = args.device
     if device.startswith('cuda'):
         device += f' ({torch.cuda.get_device_name(torch.device(args.device))})'
@@ -129,10 +151,11 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, object]]:
           f'warm-up {args.warmup}, timed {args.iters}')
     width = max(len('config'), *(len(r['config']) for r in results))
     print(f'{"config":{width}s} {"params(M)":>9s} {"ms/img":>9s} {"mean":>9s} {"img/s":>9s} '
-          f'{"x first":>8s}')
+          f'{"x first":>8s} {"x first/round":>13s}')
     for r in results:
         print(f'{r["config"]:{width}s} {r["params_m"]:9.2f} {r["ms_per_img"]:9.2f} '
-              f'{r["mean_ms_per_img"]:9.2f} {r["img_per_s"]:9.2f} {r["ratio_to_first"]:8.2f}')
+              f'{r["mean_ms_per_img"]:9.2f} {r["img_per_s"]:9.2f} {r["ratio_to_first"]:8.2f} '
+              f'{r["median_round_ratio"]:13.2f}')
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(dict(device=device, threads=torch.get_num_threads(),

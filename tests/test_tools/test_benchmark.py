@@ -21,7 +21,18 @@ def test_two_configs_one_run(capsys, tmp_path):
         assert r['img_per_s'] == pytest.approx(1e3 / r['ms_per_img'])
         assert r['ratio_to_first'] == pytest.approx(r['ms_per_img'] / results[0]['ms_per_img'])
         assert str(r['config']) in text
+    assert results[0]['median_round_ratio'] == 1.0 and results[1]['median_round_ratio'] > 0
     assert json.loads(out.read_text())['results'][1]['config'] == str(CLS_SMOKE)
+
+
+def test_rounds_are_interleaved_with_rotating_order():
+    bench = load_tool('benchmark')
+    calls = []
+    steps = [lambda k=k: calls.append(k) for k in range(3)]
+    times = bench.interleaved_times(steps, warmup=1, iters=4, device='cpu')
+    assert calls[:3] == [0, 1, 2]  # warm-up: one call each
+    assert calls[3:] == [0, 1, 2, 1, 2, 0, 2, 0, 1, 0, 1, 2]  # round i starts with step i % 3
+    assert [len(t) for t in times] == [4, 4, 4]
 
 
 def test_parts_time_what_they_say():
@@ -42,7 +53,7 @@ def test_parts_time_what_they_say():
         backbone_forward = model.backbone.forward
         model.backbone.forward = no_backbone  # features were computed once, before timing
         torch.testing.assert_close(head_step(), full)  # FCN-d8 logits at 1/8 resolution
-        times = bench.time_step(head_step, warmup=2, iters=3, device='cpu')
+        times, = bench.interleaved_times([head_step], warmup=2, iters=3, device='cpu')
         model.backbone.forward = backbone_forward
         assert backbone_step()[-1].shape == (1, 128, 4, 4)
     assert len(times) == 3 and all(t > 0 for t in times)
