@@ -66,7 +66,7 @@ class HypercolumnFusion(BaseModule):
                 raise ValueError(f'{type(self).__name__}: level {i} should be (B, {c}, H, W) as '
                                  f'in_channels says, got {tuple(x.shape)}')
         size = tuple(inputs[self.target_level].shape[2:])
-        out = None
+        out, owned = None, False
         for x, lateral in zip(inputs, self.lateral):
             if tuple(x.shape[2:]) == size:
                 y = lateral(x)
@@ -75,5 +75,10 @@ class HypercolumnFusion(BaseModule):
             else:
                 y = F.interpolate(lateral(x), size=size, mode='bilinear',
                                   align_corners=self.align_corners)
-            out = y if out is None else out + y
+            if out is None:
+                out = y
+            elif owned:  # a sum made here: nothing saved it for backward, add in place
+                out += y
+            else:  # ``out`` may be a lateral output that autograd saved (in-place ReLU)
+                out, owned = out + y, True
         return out
