@@ -55,8 +55,8 @@ class SPTransformerHead(BaseDecodeHead):
       (``update_pixels=False``: the T iterations refine the superpixels against fixed pixel
       features, as SSN/k-means iterations do). Spec B1/B4 suggest stride 8 with 8x8 cells and a
       pixel update; measured with mmengine's counter on R50 at 1024x2048 (extrapolated from
-      256x512), that gives 213 GFLOPs (-16% from the paper's 253G), while stride 4 gives 275G
-      with the pixel update and 257G without (measured at full size; the paper: 253G and 29M
+      256x512), that gives 205 GFLOPs (-19% from the paper's 253G), while stride 4 gives 236G
+      with the pixel update and 232G without (measured at full size; the paper: 253G and 29M
       parameters, here 29.9M).
     * ``layer_scale_init`` defaults to 1.0, not SPFormer's 1e-5: here the superpixels start
       from image-independent queries, so a 1e-5 LayerScale would feed the transformer almost

@@ -5,9 +5,11 @@ Tolerances (documented in docs/spformer.md):
 * params: within 1% of the analytic count of spec 3.7 (4 SCA layers, with the 1000-class
   head) and within 5% of the paper. The paper prints SPFormer-T as "5M" although DeiT-T, which
   it also prints as 5M, has 5.72M: for T the 5% bound is taken against DeiT-T's count.
-* FLOPs: mmengine's counter (multiply-accumulates; the fused self-attention kernel is not
-  counted, as in the paper's own fvcore numbers) within 10% of the paper, and the
-  SPFormer-S / DeiT-S ratio of the same counter within 10% of the paper's 4.9 / 4.6.
+* FLOPs: mmengine's counter (multiply-accumulates) with the self-attention matmuls of the fused
+  SDPA kernel added (``flops_sdpa``) within 10% of the paper. That is the convention of the
+  paper's reference numbers: DeiT-S is 4.61G with them and 4.25G without, the paper prints 4.6G.
+  The SPFormer-S / DeiT-S ratio of the same counter (with and without the attention matmuls)
+  is within 10% of the paper's 4.9 / 4.6.
 """
 import pytest
 
@@ -30,7 +32,7 @@ def test_params_and_flops_match_paper(name):
     c = complexity(build_classifier(config), 224, check_info=name == 'SPFormer-S')
     assert abs(c['params'] / analytic - 1) < 0.01, (name, c)
     assert abs(c['params'] / paper_params - 1) < 0.05, (name, c)
-    assert abs(c['flops'] / paper_flops - 1) < 0.10, (name, c)
+    assert abs(c['flops_sdpa'] / paper_flops - 1) < 0.10, (name, c)
     assert c['flops_sdpa'] >= c['flops']
 
 
