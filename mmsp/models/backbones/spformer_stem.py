@@ -1,6 +1,7 @@
 """SPFormer embeddings: pixel-branch stem and ``lift_avgpool`` superpixel init (spec 3.2)."""
 from typing import Dict, List, Tuple
 
+import torch
 import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer
 from torch import Tensor, nn
@@ -93,6 +94,9 @@ class SuperpixelInit(nn.Module):
         x: (B, Cp, H, W) -> (B, Cs, ceil(H / s), ceil(W / s)).
     """
 
+    #: Bytes of ``Cs``-wide float32 intermediates made at once (whole images; at least one).
+    CHUNK_BYTES = 8 * 2**20
+
     def __init__(
         self,
         pixel_channels: int,
@@ -112,18 +116,26 @@ class SuperpixelInit(nn.Module):
             x = self.act(self.norm(self.lift(x)))
             return F.avg_pool2d(x, self.stride, self.stride, ceil_mode=True)
         # LN2d: channels-last cell layout, the norm folded into the lift (one GEMM from the
-        # narrow map, layer_norm_of_linear), then the mean over each cell's real pixels.
+        # narrow map, layer_norm_of_linear), then the mean over each cell's real pixels. The
+        # Cs-wide intermediates are made for a few images at a time (CHUNK_BYTES), so that
+        # they stay in cache and their memory is reused across the batch.
         grid = SuperpixelGrid(int(x.shape[-2]), int(x.shape[-1]), self.stride)
-        y = layer_norm_of_linear(
-            to_cells(x, grid), self.lift.weight.flatten(1), self.norm, bias=self.lift.bias)
-        y = self.act(y)  # (B, h, w, s*s, Cs)
+        cells = to_cells(x, grid)  # (B, h, w, s*s, Cp)
+        per_image = cells[0].numel() // cells.shape[-1] * self.lift.out_channels * 4
+        chunk = max(1, self.CHUNK_BYTES // max(per_image, 1))
+        pooled = torch.cat([self._pool_cells(c, grid) for c in cells.split(chunk)])
+        return pooled.permute(0, 3, 1, 2)  # (B, Cs, h, w) in channels-last memory format
+
+    def _pool_cells(self, cells: Tensor, grid: SuperpixelGrid) -> Tensor:
+        """(b, h, w, s*s, Cp) cell layout -> (b, h, w, Cs) means of act(LN2d(lift))."""
+        y = layer_norm_of_linear(cells, self.lift.weight.flatten(1), self.norm,
+                                 bias=self.lift.bias)
+        y = self.act(y)  # (b, h, w, s*s, Cs)
         if grid.is_padded:  # partial border cells: padding slots out, divide by real pixels
             valid = grid.pixel_mask(y.device)
             y = y.masked_fill(~valid[..., None], 0.)
-            pooled = y.sum(3) / valid.sum(-1, keepdim=True).to(y.dtype)
-        else:
-            pooled = y.mean(3)
-        return pooled.permute(0, 3, 1, 2)  # (B, Cs, h, w) in channels-last memory format
+            return y.sum(3) / valid.sum(-1, keepdim=True).to(y.dtype)
+        return y.mean(3)
 
 
 __all__ = ['STEM_LAYOUTS', 'SPFormerStem', 'SuperpixelInit']

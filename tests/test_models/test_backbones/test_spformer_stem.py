@@ -45,3 +45,13 @@ def test_other_norms_use_the_nchw_path():
     x = torch.randn(1, 4, 7, 8, dtype=torch.float64)
     ref = F.avg_pool2d(F.gelu(init.norm(init.lift(x))), 3, 3, ceil_mode=True)
     torch.testing.assert_close(init(x), ref)
+
+
+def test_chunked_batches_equal_one_pass(monkeypatch):
+    torch.manual_seed(0)
+    init = SuperpixelInit(4, 6, 3).double()
+    x = torch.randn(5, 4, 7, 9, dtype=torch.float64)
+    whole = init(x)
+    monkeypatch.setattr(SuperpixelInit, 'CHUNK_BYTES', 1)  # one image at a time
+    torch.testing.assert_close(init(x), whole, atol=1e-14, rtol=1e-14)
+    torch.testing.assert_close(whole, _reference(init, x))
