@@ -63,3 +63,20 @@ def test_layer_norm_2d_matches_channel_layer_norm():
     torch.testing.assert_close(norm(x), ref.permute(0, 3, 1, 2))
     with pytest.raises(ValueError, match='B, C, H, W'):
         norm(torch.randn(5, 3))
+
+
+@pytest.mark.parametrize('offset', [0.0, 30.0])
+def test_float32_accuracy_against_float64(offset):
+    """float32 factorised LN vs the float64 direct computation, also for inputs with a large
+    common offset (a large mean of x does not cancel: the weights are centred, not x)."""
+    torch.manual_seed(0)
+    norm = _affine_ln(512)
+    weight = torch.randn(512, 64, dtype=torch.float64) * 0.05
+    x = offset + torch.randn(4096, 64, dtype=torch.float64)
+    ref = F.layer_norm(F.linear(x, weight), (512, ), norm.weight, norm.bias, norm.eps)
+    ours = layer_norm_of_linear(x.float(), weight.float(), norm.float())
+    direct = F.layer_norm(F.linear(x.float(), weight.float()), (512, ), norm.weight.float(),
+                          norm.bias.float(), norm.eps)
+    err_ours = (ours.double() - ref).abs().max()
+    err_direct = (direct.double() - ref).abs().max()
+    assert err_ours < 1e-5 and err_ours < 4 * err_direct, (err_ours, err_direct)
