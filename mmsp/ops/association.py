@@ -38,9 +38,10 @@ def _upcast(x: Tensor) -> Tensor:
 
 
 __all__ = [
-    'block_logits', 'block_superpixel_update', 'block_unfold', 'blocks_to_association',
-    'association_to_blocks', 'association_logits', 'association_weights', 'superpixel_update',
-    'unfold_superpixels', 'merge_heads', 'candidate_softmax'
+    'block_logits', 'block_logits_absorbed', 'block_superpixel_update', 'block_unfold',
+    'blocks_to_association', 'association_to_blocks', 'association_logits',
+    'association_weights', 'superpixel_update', 'unfold_superpixels', 'merge_heads',
+    'candidate_softmax'
 ]
 
 
@@ -74,6 +75,40 @@ def block_logits(pixel_blocks: Tensor, superpixels: Tensor, grid: SuperpixelGrid
     """
     neighbors = gather_neighbors(superpixels)  # (B, M, h, w, 9, d): superpixel resolution
     logits = _upcast(torch.matmul(pixel_blocks, neighbors.transpose(-1, -2))) * scale
+    return _mask_outside(logits, grid)
+
+
+def block_logits_absorbed(pixels: Tensor, keys: Tensor, offsets: Tensor,
+                          grid: SuperpixelGrid) -> Tensor:
+    """Block logits ``<keys_c, u_p> + offsets_c``, the pixel projection absorbed in the keys.
+
+    A logit ``<A u_p + b, s_c>`` of a projected pixel equals ``<A^T s_c, u_p> + <b, s_c>``, so
+    the projection can move to the superpixels (``keys = A^T s_c``, ``offsets = <b, s_c>``) and
+    the pixels stay at their input width: per cell one ``(s*s x C) @ (C x 9H)`` matmul with the
+    gathered keys of the 9 candidates. Cheaper than projecting the pixels when a cell holds
+    many pixels; for small cells the gather of ``9 H C`` key values per cell costs more.
+
+    Args:
+        pixels (Tensor): (B, h, w, s*s, C) pixel vectors ``u_p`` (cell layout, contiguous).
+        keys (Tensor): (B, h, w, H, C) per-superpixel keys of ``H`` (pseudo-)heads, any scale
+            already applied.
+        offsets (Tensor): (B, h, w, H).
+        grid (SuperpixelGrid): geometry.
+
+    Returns:
+        Tensor: (B, H, h, w, s*s, 9) logits (at least float32; a strided view of a
+        (B, h, w, s*s, 9, H) tensor), ``-inf`` at candidates outside the grid.
+    """
+    b, h, w, heads, c = keys.shape
+    kn = gather_neighbors(keys.reshape(b, 1, h, w, heads * c))  # (B, 1, h, w, 9, H*C)
+    on = gather_neighbors(offsets.reshape(b, 1, h, w, heads))  # (B, 1, h, w, 9, H)
+    logits = torch.matmul(pixels, kn.reshape(b, h, w, 9 * heads, c).transpose(-1, -2))
+    logits = _upcast(logits.view(b, h, w, -1, 9, heads) + on.view(b, h, w, 1, 9, heads))
+    return _mask_outside(logits.permute(0, 5, 1, 2, 3, 4), grid)
+
+
+def _mask_outside(logits: Tensor, grid: SuperpixelGrid) -> Tensor:
+    """``-inf`` at the candidates outside the grid of (B, H, h, w, s*s, 9) block logits."""
     valid = grid.neighbor_mask(logits.device)[:, :, None, :]
     return logits.masked_fill(~valid, float('-inf'))
 

@@ -83,8 +83,7 @@ def layer_norm_of_linear(x: Tensor,
     over the ``O``-wide output. Shapes: (..., I) -> (..., O).
     """
     scaled, centred = layer_norm_factors(x, weight, norm, bias)
-    shift = norm.bias
-    return F.linear(scaled, centred * norm.weight[:, None], shift)
+    return F.linear(scaled, centred * norm.weight[:, None], norm.bias)
 
 
 __all__ = ['LayerNorm2d', 'build_norm2d', 'layer_norm_factors', 'layer_norm_of_linear']

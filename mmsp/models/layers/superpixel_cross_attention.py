@@ -8,10 +8,10 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor, nn
 
-from mmsp.ops import (SuperpixelGrid, block_logits, block_superpixel_update, block_unfold,
-                      blocks_to_association, from_blocks, heads_to_grid)
-from mmsp.ops.association import _upcast, candidate_softmax
-from mmsp.ops.grid import gather_neighbors
+from mmsp.ops import (SuperpixelGrid, block_logits, block_logits_absorbed,
+                      block_superpixel_update, block_unfold, blocks_to_association, from_blocks,
+                      heads_to_grid)
+from mmsp.ops.association import candidate_softmax
 from mmsp.ops.cell_layout import cell_heads, grid_to_cells, to_cells
 from .norm import LayerNorm2d, build_norm2d, layer_norm_factors
 
@@ -63,7 +63,7 @@ class _FactorisedPixels(NamedTuple):
 
     * a logit ``<y_p[head], s_c>`` with a superpixel vector ``s_c`` is ``<A[head]^T s_c, u_p> +
       <b[head], s_c>``: the projection can move to the (``s^2`` times fewer) superpixels
-      (:func:`_absorbed_logits`);
+      (:func:`~mmsp.ops.block_logits_absorbed`);
     * a window average of values ``sum_p a_p y_p`` (``sum_p a_p = 1``) is ``A (sum_p a_p u_p) +
       b``: the pixels are averaged at width ``C_in``.
 
@@ -127,34 +127,6 @@ def _factorise_pixels(xc: Tensor, conv: nn.Conv2d, norm: nn.Module) -> _Factoris
     return _FactorisedPixels(scaled, centred * norm.weight[:, None], norm.bias)
 
 
-def _absorbed_logits(pixels: Tensor, keys: Tensor, offsets: Tensor,
-                     grid: SuperpixelGrid) -> Tensor:
-    """Block logits ``<keys_c, u_p> + offsets_c`` of every pixel toward its 9 candidates.
-
-    The pixel side of the logits is never projected: per cell, one ``(s*s x C_in) @ (C_in x 9H)``
-    matmul with the gathered keys of the 9 candidates. Cheaper than projecting the pixels when a
-    cell holds many pixels (the head's 16 x 16 cells); for small cells the gather of ``9 H
-    C_in`` key values per cell costs more than it saves (see ``ABSORB_MIN_CELL_PIXELS``).
-
-    Args:
-        pixels (Tensor): (B, h, w, s*s, C_in) ``u_p`` (cell layout, contiguous).
-        keys (Tensor): (B, h, w, H, C_in) per-superpixel keys of ``H`` (pseudo-)heads.
-        offsets (Tensor): (B, h, w, H).
-        grid (SuperpixelGrid): geometry.
-
-    Returns:
-        Tensor: (B, H, h, w, s*s, 9) logits (at least float32; a strided view), ``-inf`` at
-        candidates outside the grid. One batched matmul per cell, the pixels read in place.
-    """
-    b, h, w, heads, c = keys.shape
-    kn = gather_neighbors(keys.reshape(b, 1, h, w, heads * c))  # (B, 1, h, w, 9, H*C_in)
-    on = gather_neighbors(offsets.reshape(b, 1, h, w, heads))  # (B, 1, h, w, 9, H)
-    logits = torch.matmul(pixels, kn.reshape(b, h, w, 9 * heads, c).transpose(-1, -2))
-    logits = _upcast(logits.view(b, h, w, -1, 9, heads) + on.view(b, h, w, 1, 9, heads))
-    valid = grid.neighbor_mask(logits.device)[:, :, None, :, None]
-    return logits.masked_fill(~valid, float('-inf')).permute(0, 5, 1, 2, 3, 4)
-
-
 class SuperpixelCrossAttention(BaseModule):
     """One SCA layer (= one iteration): ``(X, Z) -> (X', Z', A)``.
 
@@ -195,7 +167,7 @@ class SuperpixelCrossAttention(BaseModule):
           (``-inf`` at candidates outside the grid).
     """
 
-    #: Cells with at least this many pixels take the absorbed-key logits (:func:`_absorbed_logits`,
+    #: Cells with at least this many pixels take the absorbed-key logits (``block_logits_absorbed``,
     #: same function): on CPU it made the head's 16 x 16-cell tokeniser faster and SPFormer's
     #: 4 x 4-cell layers slower (tools/benchmark.py, docs/sca-speed.md).
     ABSORB_MIN_CELL_PIXELS = 64
@@ -281,8 +253,8 @@ class SuperpixelCrossAttention(BaseModule):
                 pairs = [px.keys(split - cp, sp[..., :cp] * self.scale, m)]  # sp q . pixel k
                 if self.update_pixels:  # pixel q . superpixel k: pseudo-heads [:M]
                     pairs.insert(0, px.keys(0, sp[..., cp:2 * cp] * self.scale, m))
-                both = _absorbed_logits(px.scaled, torch.cat([k for k, _ in pairs], 3),
-                                        torch.cat([o for _, o in pairs], 3), grid)
+                both = block_logits_absorbed(px.scaled, torch.cat([k for k, _ in pairs], 3),
+                                             torch.cat([o for _, o in pairs], 3), grid)
             else:
                 bias = px.bias[:split] if px.bias is not None else None
                 both = self._projected_logits(F.linear(px.scaled, px.weight[:split], bias), sp,
