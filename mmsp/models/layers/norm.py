@@ -38,19 +38,72 @@ def build_norm2d(cfg: Optional[Dict], num_channels: int) -> nn.Module:
     return build_norm_layer(cfg, num_channels)[1]
 
 
+#: Least positions per LN output for the QR path of :func:`_inverse_std` (below it the QR
+#: costs more than the element-wise product it saves).
+QR_MIN_POSITIONS_PER_OUTPUT = 16
+
+
+def _inverse_std(x: Tensor, centred: Tensor, eps: float) -> Tensor:
+    """``1 / sqrt(var + eps)`` (..., 1) of the outputs ``Wc x`` over their ``O`` channels.
+
+    ``var = |Wc x|^2 / O``. With gradients (training) it is the quadratic form
+    ``x^T (Wc^T Wc / O) x``: one GEMM, a product and a sum. Without (inference), the reduced
+    QR factor ``R`` of ``Wc`` (``R^T R = Wc^T Wc``, ``min(O, I) x I``; its ``mode='r'`` has no
+    backward) gives ``var = |R x|^2 / O``: one GEMM and one fused norm reduction, no
+    element-wise product the size of the GEMM output (~30% faster at ``I = 256``), and no
+    squared condition number. The QR costs ``O(O I^2)`` per call, so it is only taken for at
+    least :data:`QR_MIN_POSITIONS_PER_OUTPUT` ``* O`` positions (the head's 32k-pixel maps,
+    not SPFormer's 56 x 56 map of one image).
+    """
+    outputs = centred.shape[0]
+    positions = x.numel() // max(x.shape[-1], 1)
+    if (torch.is_grad_enabled() and (x.requires_grad or centred.requires_grad)) or \
+            positions < QR_MIN_POSITIONS_PER_OUTPUT * outputs:
+        cov = centred.t() @ centred / outputs  # (I, I), positive semi-definite
+        var = (F.linear(x, cov) * x).sum(-1, keepdim=True)
+    else:
+        work = torch.promote_types(centred.dtype, torch.float32)  # no half-precision QR
+        factor = torch.linalg.qr(centred.to(work), mode='r').R.to(centred.dtype)
+        var = _triangular_norm_sq(x, factor) / outputs
+    return torch.rsqrt(var.clamp_min(0) + eps)
+
+
+#: Row-block height of :func:`_triangular_norm_sq` (smaller blocks made GEMMs too small).
+TRIANGULAR_BLOCK_ROWS = 64
+
+
+def _triangular_norm_sq(x: Tensor, factor: Tensor) -> Tensor:
+    """``|factor x|^2`` (..., 1) of an upper-triangular (trapezoidal) ``factor`` (K, I).
+
+    Rows ``[i, j)`` of ``factor`` are zero left of column ``i``, so they multiply only
+    ``x[..., i:]``: with blocks of :data:`TRIANGULAR_BLOCK_ROWS` rows (up to 4) the GEMMs do
+    ~5/8 of the dense multiply-adds (measured 29 vs 40 ms at ``I = 256`` over 32k pixels).
+    """
+    rows = factor.shape[0]
+    step = max(TRIANGULAR_BLOCK_ROWS, -(-rows // 4))
+    total = None
+    for i in range(0, rows, step):
+        part = torch.linalg.vector_norm(F.linear(x[..., i:], factor[i:i + step, i:]), dim=-1,
+                                        keepdim=True).square()
+        total = part if total is None else total.add_(part)
+    return total
+
+
 def layer_norm_factors(x: Tensor,
                        weight: Tensor,
                        norm: nn.LayerNorm,
-                       bias: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+                       bias: Optional[Tensor] = None) -> Tuple[Tensor, Tensor, Tensor]:
     """Factors of ``norm(F.linear(x, weight, bias))`` that need only the narrow input.
 
     With ``y = W x (+ c)`` (``O`` outputs from ``I`` inputs) and a LayerNorm over the ``O``
     outputs, centring the *weights* gives exact identities: ``y - mean(y) = Wc x'`` and
-    ``var(y) = x'^T (Wc^T Wc / O) x'`` with ``Wc = W' - mean_rows(W')``, where ``x' = [x, 1]``
-    and ``W' = [W, c]`` when there is a bias. So output ``k`` is ``g_k (Wc_k . r x') + b_k`` with
+    ``var(y) = |Wc x'|^2 / O`` with ``Wc = W' - mean_rows(W')``, where ``x' = [x, 1]`` and
+    ``W' = [W, c]`` when there is a bias. So output ``k`` is ``g_k (Wc_k . r x') + b_k`` with
     ``r = 1 / sqrt(var + eps)``: the statistics cost ``I x I`` per position instead of passes
     over the ``O``-wide output, and any output (or any average of outputs with weights summing
-    to one) is one GEMM away from the scaled input ``r x'``.
+    to one) is one GEMM away from the scaled input ``r x'``. The scale is returned apart from
+    ``x'`` so that callers can apply it where it is cheapest (on ``x'``, or on a narrower
+    result such as attention logits).
 
     Args:
         x (Tensor): (..., I) channels-last input.
@@ -59,7 +112,8 @@ def layer_norm_factors(x: Tensor,
         bias (Tensor, optional): (O, ) linear bias.
 
     Returns:
-        tuple: the scaled input ``r x'`` (..., I[+1]) and the centred weight ``Wc`` (O, I[+1]).
+        tuple: the input ``x'`` (..., I[+1]), the inverse standard deviation ``r`` (..., 1) and
+        the centred weight ``Wc`` (O, I[+1]).
     """
     if tuple(norm.normalized_shape) != (weight.shape[0], ) or not norm.elementwise_affine:
         raise ValueError(f'layer_norm_factors: an affine LayerNorm over {weight.shape[0]} '
@@ -68,9 +122,7 @@ def layer_norm_factors(x: Tensor,
         x = torch.cat([x, x.new_ones(x.shape[:-1] + (1, ))], dim=-1)
         weight = torch.cat([weight, bias[:, None]], dim=1)
     centred = weight - weight.mean(0, keepdim=True)
-    cov = centred.t() @ centred / weight.shape[0]  # (I, I), positive semi-definite
-    var = (F.linear(x, cov) * x).sum(-1, keepdim=True)
-    return x * torch.rsqrt(var.clamp_min(0) + norm.eps), centred
+    return x, _inverse_std(x, centred, norm.eps), centred
 
 
 def layer_norm_of_linear(x: Tensor,
@@ -82,8 +134,8 @@ def layer_norm_of_linear(x: Tensor,
     One GEMM with the norm folded in, from the ``I``-wide input: no separate normalisation pass
     over the ``O``-wide output. Shapes: (..., I) -> (..., O).
     """
-    scaled, centred = layer_norm_factors(x, weight, norm, bias)
-    return F.linear(scaled, centred * norm.weight[:, None], norm.bias)
+    x, scale, centred = layer_norm_factors(x, weight, norm, bias)
+    return F.linear(x * scale, centred * norm.weight[:, None], norm.bias)
 
 
 __all__ = ['LayerNorm2d', 'build_norm2d', 'layer_norm_factors', 'layer_norm_of_linear']

@@ -4,6 +4,16 @@ import torch
 import torch.nn.functional as F
 
 from mmsp.models.layers import LayerNorm2d, layer_norm_factors, layer_norm_of_linear
+from mmsp.models.layers import norm as norm_module
+
+
+@pytest.fixture(params=['qr', 'quadratic form'])
+def inference_path(request, monkeypatch):
+    """Both variance paths without gradients: QR (forced for small inputs) and the quadratic
+    form (taken below QR_MIN_POSITIONS_PER_OUTPUT positions per output)."""
+    monkeypatch.setattr(norm_module, 'QR_MIN_POSITIONS_PER_OUTPUT',
+                        0 if request.param == 'qr' else 10**9)
+    return request.param
 
 
 def _affine_ln(channels, seed=0):
@@ -36,7 +46,8 @@ def test_factors_give_any_output_and_window_averages():
     norm = _affine_ln(12)
     x = torch.randn(5, 3, dtype=torch.float64)
     weight = torch.randn(12, 3, dtype=torch.float64)
-    scaled, centred = layer_norm_factors(x, weight, norm)
+    x1, scale, centred = layer_norm_factors(x, weight, norm)
+    scaled = x1 * scale
     ref = F.layer_norm(F.linear(x, weight), (12, ), norm.weight, norm.bias, norm.eps)
     torch.testing.assert_close(scaled @ (centred * norm.weight[:, None]).t() + norm.bias, ref)
     a = torch.softmax(torch.randn(5, dtype=torch.float64), 0)
@@ -65,16 +76,39 @@ def test_layer_norm_2d_matches_channel_layer_norm():
         norm(torch.randn(5, 3))
 
 
+@pytest.mark.parametrize('with_bias', [False, True])
+@pytest.mark.parametrize('inputs,outputs', [(4, 24), (16, 8), (1, 5), (6, 6), (200, 300),
+                                            (300, 100)])
+def test_inference_path_equals_the_direct_computation(inputs, outputs, with_bias,
+                                                      inference_path):
+    """Without gradients the variance comes from the QR factor of the centred weights (also
+    when O < I, when O = I where the centred weights are rank-deficient, and with the factor
+    multiplied in triangular row blocks: I = 200, 300)."""
+    norm = _affine_ln(outputs)
+    x = 3 * torch.randn(2, 3, 7, inputs, dtype=torch.float64)
+    weight = torch.randn(outputs, inputs, dtype=torch.float64)
+    bias = torch.randn(outputs, dtype=torch.float64) if with_bias else None
+    ref = F.layer_norm(F.linear(x, weight, bias), (outputs, ), norm.weight, norm.bias, norm.eps)
+    with torch.no_grad():
+        ours = layer_norm_of_linear(x, weight, norm, bias)
+        _, scale_ng, _ = layer_norm_factors(x, weight, norm, bias)
+    torch.testing.assert_close(ours, ref, atol=1e-10, rtol=1e-10)
+    _, scale_grad, _ = layer_norm_factors(x.requires_grad_(), weight, norm, bias)
+    torch.testing.assert_close(scale_ng, scale_grad.detach(), atol=1e-10, rtol=1e-10)
+
+
+@pytest.mark.parametrize('grad', [False, True])
 @pytest.mark.parametrize('offset', [0.0, 30.0])
-def test_float32_accuracy_against_float64(offset):
+def test_float32_accuracy_against_float64(offset, grad, inference_path):
     """float32 factorised LN vs the float64 direct computation, also for inputs with a large
-    common offset (a large mean of x does not cancel: the weights are centred, not x)."""
+    common offset (a large mean of x does not cancel: the weights are centred, not x), on the
+    training (quadratic form) and the inference (QR) path."""
     torch.manual_seed(0)
     norm = _affine_ln(512)
     weight = torch.randn(512, 64, dtype=torch.float64) * 0.05
     x = offset + torch.randn(4096, 64, dtype=torch.float64)
     ref = F.layer_norm(F.linear(x, weight), (512, ), norm.weight, norm.bias, norm.eps)
-    ours = layer_norm_of_linear(x.float(), weight.float(), norm.float())
+    ours = layer_norm_of_linear(x.float().requires_grad_(grad), weight.float(), norm.float())
     direct = F.layer_norm(F.linear(x.float(), weight.float()), (512, ), norm.weight.float(),
                           norm.bias.float(), norm.eps)
     err_ours = (ours.double() - ref).abs().max()
