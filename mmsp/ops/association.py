@@ -78,8 +78,11 @@ def block_logits(pixel_blocks: Tensor, superpixels: Tensor, grid: SuperpixelGrid
     return _mask_outside(logits, grid)
 
 
-def block_logits_absorbed(pixels: Tensor, keys: Tensor, offsets: Tensor,
-                          grid: SuperpixelGrid) -> Tensor:
+def block_logits_absorbed(pixels: Tensor,
+                          keys: Tensor,
+                          offsets: Tensor,
+                          grid: SuperpixelGrid,
+                          pixel_scale: Optional[Tensor] = None) -> Tensor:
     """Block logits ``<keys_c, u_p> + offsets_c``, the pixel projection absorbed in the keys.
 
     A logit ``<A u_p + b, s_c>`` of a projected pixel equals ``<A^T s_c, u_p> + <b, s_c>``, so
@@ -94,6 +97,9 @@ def block_logits_absorbed(pixels: Tensor, keys: Tensor, offsets: Tensor,
             already applied.
         offsets (Tensor): (B, h, w, H).
         grid (SuperpixelGrid): geometry.
+        pixel_scale (Tensor, optional): (B, h, w, s*s, 1) per-pixel factor ``r_p``: the logits
+            are those of ``u_p = r_p * pixels`` (``r_p <keys_c, pixels_p> + offsets_c``),
+            without the pass over the ``C``-wide pixels that scaling them would take.
 
     Returns:
         Tensor: (B, H, h, w, s*s, 9) logits (at least float32; a strided view of a
@@ -103,7 +109,12 @@ def block_logits_absorbed(pixels: Tensor, keys: Tensor, offsets: Tensor,
     kn = gather_neighbors(keys.reshape(b, 1, h, w, heads * c))  # (B, 1, h, w, 9, H*C)
     on = gather_neighbors(offsets.reshape(b, 1, h, w, heads))  # (B, 1, h, w, 9, H)
     logits = torch.matmul(pixels, kn.reshape(b, h, w, 9 * heads, c).transpose(-1, -2))
-    logits = _upcast(logits.view(b, h, w, -1, 9, heads) + on.view(b, h, w, 1, 9, heads))
+    logits, on = _upcast(logits.view(b, h, w, -1, 9, heads)), on.view(b, h, w, 1, 9, heads)
+    if pixel_scale is None:
+        logits = logits + on
+    else:
+        logits = torch.addcmul(on.to(logits.dtype), logits,
+                               pixel_scale[..., None].to(logits.dtype))
     return _mask_outside(logits.permute(0, 5, 1, 2, 3, 4), grid)
 
 
@@ -113,7 +124,10 @@ def _mask_outside(logits: Tensor, grid: SuperpixelGrid) -> Tensor:
     return logits.masked_fill(~valid, float('-inf'))
 
 
-def block_superpixel_update(logits: Tensor, value_blocks: Tensor, grid: SuperpixelGrid) -> Tensor:
+def block_superpixel_update(logits: Tensor,
+                            value_blocks: Tensor,
+                            grid: SuperpixelGrid,
+                            value_scale: Optional[Tensor] = None) -> Tensor:
     """Superpixel-side softmax over each window and weighted mean of the pixel values.
 
     Args:
@@ -121,6 +135,9 @@ def block_superpixel_update(logits: Tensor, value_blocks: Tensor, grid: Superpix
         value_blocks (Tensor): (B, M, h, w, s*s, dv) pixel values, or (B, 1, h, w, s*s, dv):
             values shared by all ``M`` heads.
         grid (SuperpixelGrid): geometry.
+        value_scale (Tensor, optional): (B, h, w, s*s, 1) per-pixel factor: the values are
+            ``value_scale * value_blocks``, applied to the (9 per head) weights of a pixel
+            instead of its ``dv`` values.
 
     Returns:
         Tensor: (B, M, h, w, dv) update of every superpixel, in the dtype of the values.
@@ -138,7 +155,10 @@ def block_superpixel_update(logits: Tensor, value_blocks: Tensor, grid: Superpix
     window_lse = torch.logsumexp(shift_to_superpixels(cell_lse, float('-inf')), dim=4)
     # Back to the pixel side: the normaliser of candidate n of cell c is that of c + offset(n).
     norm = gather_neighbors(window_lse, 0.0)  # (B, M, h, w, 9)
-    alpha = torch.exp(logits - norm[:, :, :, :, None, :]).to(value_blocks.dtype)
+    alpha = torch.exp(logits - norm[:, :, :, :, None, :])
+    if value_scale is not None:
+        alpha = alpha * value_scale[:, None].to(alpha.dtype)
+    alpha = alpha.to(value_blocks.dtype)
     b, m, h, w, p, n = alpha.shape
     if value_blocks.shape[1] == 1:
         # Values shared by the heads: one matmul per cell for all heads, (9 M x s*s) @ (s*s x dv),

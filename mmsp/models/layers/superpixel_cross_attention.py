@@ -57,24 +57,33 @@ class _FactorisedPixels(NamedTuple):
     """Pixel projections kept as ``y_p = A u_p + b`` over the narrow scaled input ``u_p``.
 
     With a pointwise norm every pixel output channel is an affine function of the ``C_in``-wide
-    ``u_p`` (``u_p = r_p x_p`` with the LN statistics of
-    :func:`~mmsp.models.layers.layer_norm_of_linear`, or ``x_p`` without a norm), so the wide
+    ``u_p = r_p x_p`` (``r_p`` the inverse standard deviation of the LN statistics of
+    :func:`~mmsp.models.layers.layer_norm_factors`; ``u_p = x_p`` without a norm), so the wide
     pixel q/k/v maps never need to exist:
 
-    * a logit ``<y_p[head], s_c>`` with a superpixel vector ``s_c`` is ``<A[head]^T s_c, u_p> +
-      <b[head], s_c>``: the projection can move to the (``s^2`` times fewer) superpixels
+    * a logit ``<y_p[head], s_c>`` with a superpixel vector ``s_c`` is ``r_p <A[head]^T s_c,
+      x_p> + <b[head], s_c>``: the projection can move to the (``s^2`` times fewer)
+      superpixels and ``r_p`` to the 9 logits of the pixel
       (:func:`~mmsp.ops.block_logits_absorbed`);
-    * a window average of values ``sum_p a_p y_p`` (``sum_p a_p = 1``) is ``A (sum_p a_p u_p) +
-      b``: the pixels are averaged at width ``C_in``.
+    * a window average of values ``sum_p a_p y_p`` (``sum_p a_p = 1``) is
+      ``A (sum_p a_p r_p x_p) + b``: the pixels are averaged at width ``C_in``, ``r_p`` folded
+      into the weights ``a_p``.
 
     Attributes:
-        scaled (Tensor): (B, h, w, s*s, C_in) ``u_p`` in the cell layout.
+        inputs (Tensor): (B, h, w, s*s, C_in) ``x_p`` in the cell layout.
+        scale (Tensor | None): (B, h, w, s*s, 1) ``r_p``, None without a norm.
         weight (Tensor): (O, C_in) ``A`` (centred weight times the LN gain).
         bias (Tensor | None): (O, ) ``b`` (LN shift), None without a norm.
     """
-    scaled: Tensor
+    inputs: Tensor
+    scale: Optional[Tensor]
     weight: Tensor
     bias: Optional[Tensor]
+
+    @property
+    def scaled(self) -> Tensor:
+        """(B, h, w, s*s, C_in) ``u_p = r_p x_p``."""
+        return self.inputs if self.scale is None else self.inputs * self.scale
 
     def keys(self, start: int, superpixels: Tensor, num_heads: int) -> Tuple[Tensor, Tensor]:
         """Superpixel-side factors of ``<y_p[start:start + C], s_c>`` per head.
@@ -122,9 +131,9 @@ def _factorise_pixels(xc: Tensor, conv: nn.Conv2d, norm: nn.Module) -> _Factoris
     """
     weight = conv.weight.flatten(1)  # (O, C_in)
     if not isinstance(norm, LayerNorm2d):
-        return _FactorisedPixels(xc, weight, None)
-    scaled, centred = layer_norm_factors(xc, weight, norm)
-    return _FactorisedPixels(scaled, centred * norm.weight[:, None], norm.bias)
+        return _FactorisedPixels(xc, None, weight, None)
+    xc, scale, centred = layer_norm_factors(xc, weight, norm)
+    return _FactorisedPixels(xc, scale, centred * norm.weight[:, None], norm.bias)
 
 
 class SuperpixelCrossAttention(BaseModule):
@@ -253,14 +262,20 @@ class SuperpixelCrossAttention(BaseModule):
                 pairs = [px.keys(split - cp, sp[..., :cp] * self.scale, m)]  # sp q . pixel k
                 if self.update_pixels:  # pixel q . superpixel k: pseudo-heads [:M]
                     pairs.insert(0, px.keys(0, sp[..., cp:2 * cp] * self.scale, m))
-                both = block_logits_absorbed(px.scaled, torch.cat([k for k, _ in pairs], 3),
-                                             torch.cat([o for _, o in pairs], 3), grid)
+                # r_p scales the 9 logits and the window weights of a pixel, not its C_in inputs
+                both = block_logits_absorbed(px.inputs, torch.cat([k for k, _ in pairs], 3),
+                                             torch.cat([o for _, o in pairs], 3), grid,
+                                             pixel_scale=px.scale)
+                values, value_scale = px.inputs, px.scale
             else:
+                values, value_scale = px.scaled, None
                 bias = px.bias[:split] if px.bias is not None else None
-                both = self._projected_logits(F.linear(px.scaled, px.weight[:split], bias), sp,
-                                              grid)
+                both = self._projected_logits(F.linear(values, px.weight[:split], bias), sp, grid)
             # superpixel update: superpixel queries vs pixel keys, softmax over each window
-            dz = px.values(split, block_superpixel_update(both[:, -m:], px.scaled[:, None], grid))
+            dz = px.values(
+                split,
+                block_superpixel_update(both[:, -m:], values[:, None], grid,
+                                        value_scale=value_scale))
         else:  # norms with statistics over the map: project and normalise in NCHW
             px = _project(xc, xe, grid, self.pixel_qkv, self.pixel_norm)
             both = self._projected_logits(px[..., :split], sp, grid)

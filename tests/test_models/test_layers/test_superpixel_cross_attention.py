@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from mmsp.models.layers import SuperpixelCrossAttention
+from mmsp.models.layers import norm as norm_module
 
 # (Cp, Cs, heads, stride, H, W, batch): exact grids, padded grids, stride 1, a 1x1 grid, and
 # cells of >= ABSORB_MIN_CELL_PIXELS pixels (the absorbed-key logits), exact and padded
@@ -136,6 +137,24 @@ def test_matches_nchw_reference_values_and_gradients(case, update_pixels, norm):
     for name, a, r in zip(names, g_ours, g_ref):
         torch.testing.assert_close(a, r, atol=1e-9, rtol=1e-9, msg=name)
         assert a.abs().sum() > 0, f'no gradient reaches {name}'
+
+
+@pytest.mark.parametrize('update_pixels', [True, False])
+@pytest.mark.parametrize('case', CASES)
+def test_inference_path_matches_reference(case, update_pixels, monkeypatch):
+    """Without gradients the LN statistics take the QR path (mmsp.models.layers.norm, forced
+    here for small maps) and the absorbed logits the per-pixel scale: the same values."""
+    monkeypatch.setattr(norm_module, 'QR_MIN_POSITIONS_PER_OUTPUT', 0)
+    cp, cs, m, s, height, width, batch = case
+    layer = _layer(cp, cs, m, s, update_pixels).eval()
+    x, z = _inputs(cp, cs, s, height, width, batch)
+    with torch.no_grad():
+        ours = layer(x, z)
+        ref = reference_sca(layer, x, z)
+    for a, r in zip(ours, ref):
+        finite = torch.isfinite(r)
+        assert torch.equal(finite, torch.isfinite(a))
+        torch.testing.assert_close(a[finite], r[finite], atol=1e-10, rtol=1e-10)
 
 
 def test_batchnorm_fallback_matches_reference_in_train_mode():
