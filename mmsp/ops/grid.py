@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 #: ``(dy, dx)`` of the 9 candidates, row-major; index 4 is the pixel's own cell.
@@ -163,15 +164,21 @@ def heads_to_grid(zh: Tensor) -> Tensor:
 
 
 def _padded(z: Tensor, fill: float) -> Tensor:
-    """Pad grid dims 2 and 3 of (B, M, h, w, ...) by one cell with ``fill``."""
-    b, m, h, w = z.shape[:4]
-    zp = z.new_full((b, m, h + 2, w + 2, *z.shape[4:]), fill)
-    zp[:, :, 1:h + 1, 1:w + 1] = z
-    return zp
+    """Pad grid dims 2 and 3 of (B, M, h, w, ...) by one cell with ``fill`` (one op)."""
+    return F.pad(z, (0, 0) * (z.dim() - 4) + (1, 1, 1, 1), value=fill)
+
+
+def _windows(zp: Tensor) -> Tensor:
+    """View (B, M, h, w, *rest, 3, 3) of a padded (B, M, h + 2, w + 2, *rest):
+    ``[..., i, j, ..., a, b] = zp[..., i + a, j + b, ...]``, i.e. candidate ``n = 3a + b``."""
+    return zp.unfold(2, 3, 1).unfold(3, 3, 1)
 
 
 def gather_neighbors(z: Tensor, fill: float = 0.0) -> Tensor:
     """``out[..., c, n, :] = z[..., c + offset(n), :]``: each cell's 9 candidates.
+
+    A padded copy, the 3x3 windows as a strided view and one copy into the result: a few
+    tensor operations whatever the grid (not one slice per candidate).
 
     Args:
         z (Tensor): (B, M, h, w, *rest) values per superpixel.
@@ -180,19 +187,30 @@ def gather_neighbors(z: Tensor, fill: float = 0.0) -> Tensor:
     Returns:
         Tensor: (B, M, h, w, 9, *rest).
     """
-    h, w = z.shape[2:4]
-    zp = _padded(z, fill)
-    return torch.stack([zp[:, :, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
-                        for dy, dx in NEIGHBOR_OFFSETS], dim=4)
+    out = _windows(_padded(z, fill)).movedim((-2, -1), (4, 5))
+    return out.reshape(*z.shape[:4], NUM_NEIGHBORS, *z.shape[4:])
+
+
+def _diagonal_windows(up: Tensor) -> Tensor:
+    """View (B, M, h, w, *rest, 3, 3) of a padded (B, M, h + 2, w + 2, 9, *rest):
+    ``[..., i, j, ..., a, b] = up[..., i + a, j + b, 3a + b, ...]`` (candidate ``n = 3a + b``
+    read at ``c + offset(n)``): the diagonals of the windows of :func:`_windows`."""
+    v = _windows(up.unflatten(4, (3, 3)))  # (B, M, h, w, 3a, 3b, *rest, 3, 3)
+    return v.diagonal(0, 4, -2).diagonal(0, 4, -2)
 
 
 def _shift(u: Tensor, sign: int, fill: float) -> Tensor:
-    """``out[..., c, n, :] = u[..., c + sign * offset(n), n, :]`` on (B, M, h, w, 9, *rest)."""
-    h, w = u.shape[2:4]
-    up = _padded(u, fill)
-    return torch.stack([up[:, :, 1 + sign * dy:1 + sign * dy + h,
-                           1 + sign * dx:1 + sign * dx + w, n]
-                        for n, (dy, dx) in enumerate(NEIGHBOR_OFFSETS)], dim=4)
+    """``out[..., c, n, :] = u[..., c + sign * offset(n), n, :]`` on (B, M, h, w, 9, *rest).
+
+    ``sign = -1`` reverses the candidate order before and after the ``+1`` shift: candidate
+    ``8 - n`` has offset ``-offset(n)``.
+    """
+    if sign < 0:
+        u = u.flip(4)
+    out = _diagonal_windows(_padded(u, fill)).movedim((-2, -1), (4, 5))
+    if sign < 0:
+        out = out.flip((4, 5))
+    return out.reshape(u.shape)
 
 
 def shift_to_pixels(u: Tensor, fill: float = 0.0) -> Tensor:
