@@ -28,8 +28,8 @@ import torch
 from torch import Tensor
 
 from .cell_layout import fold_to_superpixels, from_blocks, to_blocks
-from .grid import (NUM_NEIGHBORS, SuperpixelGrid, gather_neighbors, grid_to_heads, heads_to_grid,
-                   shift_to_superpixels)
+from .grid import (NUM_NEIGHBORS, SuperpixelGrid, candidate_rows, gather_neighbors, grid_to_heads,
+                   heads_to_grid, shift_to_superpixels)
 
 
 def _upcast(x: Tensor) -> Tensor:
@@ -87,9 +87,10 @@ def block_logits_absorbed(pixels: Tensor,
 
     A logit ``<A u_p + b, s_c>`` of a projected pixel equals ``<A^T s_c, u_p> + <b, s_c>``, so
     the projection can move to the superpixels (``keys = A^T s_c``, ``offsets = <b, s_c>``) and
-    the pixels stay at their input width: per cell one ``(s*s x C) @ (C x 9H)`` matmul with the
-    gathered keys of the 9 candidates. Cheaper than projecting the pixels when a cell holds
-    many pixels; for small cells the gather of ``9 H C`` key values per cell costs more.
+    the pixels stay at their input width: per cell and candidate row one ``(s*s x C) @ (C x 3H)``
+    matmul that reads the keys in place (:func:`~mmsp.ops.grid.candidate_rows`; no gathered
+    copy of ``9 H C`` values per cell). Cheaper than projecting the pixels when a cell holds
+    enough pixels (SPFormer's 4 x 4 cells and larger).
 
     Args:
         pixels (Tensor): (B, h, w, s*s, C) pixel vectors ``u_p`` (cell layout, contiguous).
@@ -106,9 +107,15 @@ def block_logits_absorbed(pixels: Tensor,
         (B, h, w, s*s, 9, H) tensor), ``-inf`` at candidates outside the grid.
     """
     b, h, w, heads, c = keys.shape
-    kn = gather_neighbors(keys.reshape(b, 1, h, w, heads * c))  # (B, 1, h, w, 9, H*C)
+    cells, p = b * h * w, pixels.shape[3]
     on = gather_neighbors(offsets.reshape(b, 1, h, w, heads))  # (B, 1, h, w, 9, H)
-    logits = torch.matmul(pixels, kn.reshape(b, h, w, 9 * heads, c).transpose(-1, -2))
+    # per candidate row dy: (s*s x C) @ (C x 3H) with the keys read in place (candidate_rows)
+    rows = [
+        torch.matmul(pixels.reshape(cells, p, c),
+                     keys_dy.reshape(cells, 3 * heads, c).transpose(-1, -2))
+        for keys_dy in candidate_rows(keys.reshape(b, h, w, heads * c))
+    ]
+    logits = torch.stack(rows, dim=2)  # (B*h*w, s*s, 3 dy, 3 dx * H)
     logits, on = _upcast(logits.view(b, h, w, -1, 9, heads)), on.view(b, h, w, 1, 9, heads)
     if pixel_scale is None:
         logits = logits + on

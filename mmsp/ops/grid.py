@@ -12,7 +12,7 @@ reshaped so that the pixels of one cell are contiguous: ``(..., h, w, s * s, C)`
 """
 import functools
 from dataclasses import dataclass
-from typing import Tuple
+from typing import List, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -189,6 +189,30 @@ def gather_neighbors(z: Tensor, fill: float = 0.0) -> Tensor:
     """
     out = _windows(_padded(z, fill)).movedim((-2, -1), (4, 5))
     return out.reshape(*z.shape[:4], NUM_NEIGHBORS, *z.shape[4:])
+
+
+def candidate_rows(z: Tensor) -> List[Tensor]:
+    """Each cell's candidates as strided views, one per candidate row ``dy``: no copy of them.
+
+    The cells are flattened with ``w + 1`` zero rows at either end, so candidate
+    ``(dy, dx)`` of cell ``t`` is row ``t + (1 + dy) w + 1 + dx`` and the three candidates of a
+    row ``dy`` are three consecutive rows: an overlapping window view (batched matmuls read it
+    in place, where :func:`gather_neighbors` writes 9 copies of every value).
+
+    Args:
+        z (Tensor): (B, h, w, K) values per superpixel.
+
+    Returns:
+        list[Tensor]: for ``dy = -1, 0, 1`` a (B*h*w, 3, K) view whose ``[t, k]`` is candidate
+        ``(dy, k - 1)`` of cell ``t`` (row-major ``t``). Entries of candidates **outside the
+        grid are unspecified** (zeros or another cell's values): callers mask what they derive
+        from them (the logits of those candidates are ``-inf``).
+    """
+    b, h, w, k = z.shape
+    cells = b * h * w
+    flat = F.pad(z.reshape(cells, k), (0, 0, w + 1, w + 1))
+    windows = flat.unfold(0, 3, 1)  # (cells + 2w, K, 3): [i, :, j] = flat[i + j]
+    return [windows[(1 + dy) * w:(1 + dy) * w + cells].transpose(1, 2) for dy in (-1, 0, 1)]
 
 
 def _diagonal_windows(up: Tensor) -> Tensor:

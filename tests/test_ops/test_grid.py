@@ -2,7 +2,9 @@
 import pytest
 import torch
 
-from mmsp.ops import NEIGHBOR_OFFSETS, gather_neighbors, shift_to_pixels, shift_to_superpixels
+from mmsp.ops import (NEIGHBOR_OFFSETS, SuperpixelGrid, gather_neighbors, shift_to_pixels,
+                      shift_to_superpixels)
+from mmsp.ops.grid import candidate_rows
 from mmsp.ops.cell_layout import fold_to_superpixels as fold_windows
 
 # (h, w, rest): grids down to 1x1 and one or two trailing dims
@@ -66,3 +68,20 @@ def test_gradients_match_loops_and_gradcheck():
     torch.testing.assert_close(
         torch.autograd.grad(gather_neighbors(z), z, g)[0], fold_windows(g))
     assert torch.autograd.gradcheck(gather_neighbors, (z, ))
+
+
+@pytest.mark.parametrize('b,h,w', [(2, 3, 4), (1, 1, 1), (3, 2, 1), (1, 1, 5)])
+def test_candidate_rows_read_the_candidates_in_place(b, h, w):
+    z = torch.randn(b, h, w, 6, dtype=torch.float64)
+    rows = candidate_rows(z)
+    gathered = gather_neighbors(z.unsqueeze(1)).squeeze(1)  # (B, h, w, 9, K)
+    valid = SuperpixelGrid(h, w, 1).neighbor_mask()  # (h, w, 9)
+    for dy, view in zip((-1, 0, 1), rows):
+        assert view.shape == (b * h * w, 3, 6)
+        for dx in (-1, 0, 1):
+            n = 3 * (dy + 1) + dx + 1
+            ours = view[:, dx + 1].reshape(b, h, w, 6)
+            keep = valid[..., n].expand(b, h, w)
+            assert torch.equal(ours[keep], gathered[..., n, :][keep])
+    assert rows[1].storage_offset() != rows[0].storage_offset()  # views of one padded copy
+    assert rows[0].untyped_storage().data_ptr() == rows[2].untyped_storage().data_ptr()
