@@ -89,7 +89,12 @@ def to_blocks(x: Tensor, grid: SuperpixelGrid, num_heads: int = 1) -> Tensor:
 def from_blocks(xb: Tensor, grid: SuperpixelGrid, channels_last: bool = False) -> Tensor:
     """Inverse of :func:`to_blocks`: (B, M, h, w, s*s, d) to (B, M*d, H, W), padding cropped.
 
-    ``channels_last`` as in :func:`from_cells`.
+    ``channels_last`` as in :func:`from_cells`. One copy: heads, cells and cell rows are
+    permuted into the channels-last map at once (not through the cell layout).
     """
     b, m, h, w, p, d = xb.shape
-    return from_cells(xb.movedim(1, -2).reshape(b, h, w, p, m * d), grid, channels_last)
+    s = grid.stride
+    x = xb.reshape(b, m, h, w, s, s, d).permute(0, 2, 4, 3, 5, 1, 6)  # (B, h, s, w, s, M, d)
+    x = x.reshape(b, h * s, w * s, m * d).permute(0, 3, 1, 2)[:, :, :grid.height, :grid.width]
+    return x.contiguous(memory_format=torch.channels_last if channels_last else
+                        torch.contiguous_format)
