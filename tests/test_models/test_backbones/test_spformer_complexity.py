@@ -8,6 +8,9 @@ Tolerances (documented in docs/spformer.md):
 * FLOPs: mmengine's counter (multiply-accumulates) with the self-attention matmuls of the fused
   SDPA kernel added (``flops_sdpa``) within 10% of the paper. That is the convention of the
   paper's reference numbers: DeiT-S is 4.61G with them and 4.25G without, the paper prints 4.6G.
+  The paper's count is of the reference code, which projects every pixel's q/k: it is compared
+  with the count in that form (``projected=True``); what the absorbed-key layers execute is
+  never more (for S/56, 0.44G against 0.46G, -11.6% from the paper's 0.5G).
   The SPFormer-S / DeiT-S ratio of the same counter (with and without the attention matmuls)
   is within 10% of the paper's 4.9 / 4.6.
 """
@@ -29,11 +32,14 @@ CASES = {
 @pytest.mark.parametrize('name', list(CASES))
 def test_params_and_flops_match_paper(name):
     config, analytic, paper_params, paper_flops = CASES[name]
-    c = complexity(build_classifier(config), 224, check_info=name == 'SPFormer-S')
+    model = build_classifier(config)
+    c = complexity(model, 224, check_info=name == 'SPFormer-S')
+    p = complexity(model, 224, projected=True)
     assert abs(c['params'] / analytic - 1) < 0.01, (name, c)
     assert abs(c['params'] / paper_params - 1) < 0.05, (name, c)
-    assert abs(c['flops_sdpa'] / paper_flops - 1) < 0.10, (name, c)
+    assert abs(p['flops_sdpa'] / paper_flops - 1) < 0.10, (name, p)
     assert c['flops_sdpa'] >= c['flops']
+    assert c['flops_sdpa'] <= p['flops_sdpa'], (c, p)  # absorbing keys never adds work
 
 
 def test_base_params_match_paper():
@@ -44,7 +50,8 @@ def test_base_params_match_paper():
 
 @pytest.mark.slow
 def test_flops_ratio_to_deit_small():
-    spformer = complexity(build_classifier('configs/spformer/spformer-s_8xb128_in1k.py'), 224)
+    spformer = complexity(build_classifier('configs/spformer/spformer-s_8xb128_in1k.py'), 224,
+                          projected=True)
     deit = complexity(build_classifier('mmpretrain::deit/deit-small_4xb256_in1k.py'), 224)
     assert abs(deit['params'] - 22.05) < 0.01  # the counter sees the reference model we expect
     ratio = spformer['flops'] / deit['flops']

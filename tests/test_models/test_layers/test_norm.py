@@ -77,13 +77,11 @@ def test_layer_norm_2d_matches_channel_layer_norm():
 
 
 @pytest.mark.parametrize('with_bias', [False, True])
-@pytest.mark.parametrize('inputs,outputs', [(4, 24), (16, 8), (1, 5), (6, 6), (200, 300),
-                                            (300, 100)])
+@pytest.mark.parametrize('inputs,outputs', [(4, 24), (16, 8), (1, 5), (6, 6), (200, 300)])
 def test_inference_path_equals_the_direct_computation(inputs, outputs, with_bias,
                                                       inference_path):
     """Without gradients the variance comes from the QR factor of the centred weights (also
-    when O < I, when O = I where the centred weights are rank-deficient, and with the factor
-    multiplied in triangular row blocks: I = 200, 300)."""
+    when O < I, and when O = I where the centred weights are rank-deficient)."""
     norm = _affine_ln(outputs)
     x = 3 * torch.randn(2, 3, 7, inputs, dtype=torch.float64)
     weight = torch.randn(outputs, inputs, dtype=torch.float64)
