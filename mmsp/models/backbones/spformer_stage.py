@@ -1,4 +1,5 @@
 """One SPFormer stage: SCA iterations, position embedding, ViT blocks, pixel unfolding."""
+import functools
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -151,8 +152,10 @@ class SPFormerStage(BaseModule):
     def associate(self, x: Tensor, z: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """Run the SCA iterations: returns ``x``, ``z`` and the last layer's association."""
         assoc = None
-        for layer in self.sca:
-            x, z, assoc = _maybe_checkpoint(layer, x, z, enabled=self.with_cp and self.training)
+        for i, layer in enumerate(self.sca):
+            # only the last layer's association is used: the others skip exporting theirs
+            step = functools.partial(layer, return_association=i == len(self.sca) - 1)
+            x, z, assoc = _maybe_checkpoint(step, x, z, enabled=self.with_cp and self.training)
         return x, z, assoc
 
     def forward(self, x: Tensor, z: Tensor) -> Tuple[Tensor, Tensor, Tensor, List[Tensor]]:

@@ -283,8 +283,8 @@ class SPTransformerHead(BaseDecodeHead):
         s = self.cell_size
         z = self.init_superpixels(b, -(-height // s), -(-width // s))
         association = None
-        for layer in self.tokenizer:
-            x, z, association = layer(x, z)
+        for i, layer in enumerate(self.tokenizer):  # only the last layer's association is used
+            x, z, association = layer(x, z, return_association=i == len(self.tokenizer) - 1)
         rows, cols = z.shape[2:]
         tokens = z.flatten(2).transpose(1, 2)  # (B, h*w, C)
         for layer in self.transformer:

@@ -173,7 +173,7 @@ class SuperpixelCrossAttention(BaseModule):
     Shapes:
         - x: (B, Cp, H, W); z: (B, Cs, ceil(H/s), ceil(W/s)).
         - returns x' (same as x), z' (same as z), association logits (B, M, 9, H, W)
-          (``-inf`` at candidates outside the grid).
+          (``-inf`` at candidates outside the grid; None with ``return_association=False``).
     """
 
     #: Cells with at least this many pixels take the absorbed-key logits (``block_logits_absorbed``,
@@ -237,7 +237,13 @@ class SuperpixelCrossAttention(BaseModule):
         for conv in (self.superpixel_qkv, self.pixel_qkv):
             trunc_normal_(conv.weight, std=0.02)
 
-    def forward(self, x: Tensor, z: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    def forward(self,
+                x: Tensor,
+                z: Tensor,
+                return_association: bool = True) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+        """One iteration; ``return_association=False`` skips exporting the association (its
+        third output is then None): callers that keep only the last layer's save its layout
+        conversion in the others."""
         grid = SuperpixelGrid.from_tensors(x, z, self.stride, type(self).__name__)
         if x.shape[1] != self.pixel_channels or z.shape[1] != self.superpixel_channels:
             raise ValueError(f'{type(self).__name__}: expected {self.pixel_channels} pixel and '
@@ -260,13 +266,13 @@ class SuperpixelCrossAttention(BaseModule):
             # values are averaged at width Cp, queries/keys projected or absorbed.
             px = _factorise_pixels(xc, self.pixel_qkv, self.pixel_norm)
             if grid.stride**2 >= self.ABSORB_MIN_CELL_PIXELS:
-                pairs = [px.keys(split - cp, sp[..., :cp] * self.scale, m)]  # sp q . pixel k
-                if self.update_pixels:  # pixel q . superpixel k: pseudo-heads [:M]
-                    pairs.insert(0, px.keys(0, sp[..., cp:2 * cp] * self.scale, m))
+                # pixel [q, k] (pseudo-heads [pixel update | superpixel update]) meet the
+                # superpixel [k, q]: one set of absorbed keys for all pseudo-heads
+                paired = (torch.cat([sp[..., cp:2 * cp], sp[..., :cp]], -1)
+                          if self.update_pixels else sp[..., :cp])
+                keys, offsets = px.keys(0, paired * self.scale, split * m // cp)
                 # r_p scales the 9 logits and the window weights of a pixel, not its C_in inputs
-                both = block_logits_absorbed(px.inputs, torch.cat([k for k, _ in pairs], 3),
-                                             torch.cat([o for _, o in pairs], 3), grid,
-                                             pixel_scale=px.scale)
+                both = block_logits_absorbed(px.inputs, keys, offsets, grid, pixel_scale=px.scale)
                 values, value_scale = px.inputs, px.scale
             else:
                 values, value_scale = px.scaled, None
@@ -288,4 +294,4 @@ class SuperpixelCrossAttention(BaseModule):
             dx = block_unfold(candidate_softmax(both[:, :m]), cell_heads(sp[..., 2 * cp:], m))
             dx = from_blocks(dx, grid, channels_last=True)
             x = torch.addcmul(x, self.gamma_pixel.view(1, -1, 1, 1), dx.to(x.dtype))
-        return x, z, blocks_to_association(both[:, -m:], grid)
+        return x, z, blocks_to_association(both[:, -m:], grid) if return_association else None

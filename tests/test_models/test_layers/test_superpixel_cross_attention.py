@@ -225,3 +225,12 @@ def test_bad_inputs_raise():
         SuperpixelCrossAttention(8, 12, 3, 4)
     with pytest.raises(ValueError, match='stride'):
         SuperpixelCrossAttention(8, 12, 2, 0)
+
+
+def test_association_export_can_be_skipped():
+    layer = _layer(8, 12, 2, 4)
+    x, z = _inputs(8, 12, 4, 10, 7, 2)
+    full = layer(x, z)
+    x2, z2, none = layer(x, z, return_association=False)
+    assert none is None
+    assert torch.equal(x2, full[0]) and torch.equal(z2, full[1])
