@@ -8,14 +8,17 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from mmsp.ops import association_weights, merge_heads, unfold_superpixels, upsample_association
-from ..layers import SuperpixelCrossAttention, build_norm2d
+from mmsp.ops import (SuperpixelGrid, association_weights, merge_heads, unfold_superpixels,
+                      upsample_association)
+from mmsp.ops.cell_layout import to_cells
+from ..layers import SuperpixelCrossAttention, add_position_encoding, build_norm2d
 from .pixel_fusion import HypercolumnFusion
 from .superpixel_transformer import SuperpixelTransformerLayer
 
 __all__ = ['SPTransformerHead']
 
 _UPSAMPLE_MODES = ('association', 'bilinear')
+_PIXEL_POS_EMBED = ('shared', 'per_layer', 'none')
 
 
 @MODELS.register_module()
@@ -94,6 +97,13 @@ class SPTransformerHead(BaseDecodeHead):
         upsample_mode (str): ``'association'`` (default) or ``'bilinear'`` (ablation).
         association_upsample (int): integer factor of logit-level association upsampling.
             Defaults to 1 (logits at the pixel-feature resolution).
+        pixel_pos_embed (str): depthwise 3x3 position encoding of the pixel map (the
+            superpixel side of every SCA layer keeps its own). ``'shared'`` (default): one
+            encoding of the fused map before the tokeniser (``pixel_pe``); the pixels do not
+            change across iterations (no pixel update), so one encoding serves every layer and
+            the map enters the cell layout once. ``'per_layer'``: one inside each SCA layer
+            (SPFormer's form; the layout before this option existed). ``'none'``: no pixel
+            encoding.
         **kwargs: :class:`BaseDecodeHead` arguments (``num_classes``, ``norm_cfg`` and
             ``act_cfg`` of the fusion convs, ``dropout_ratio``, ``loss_decode``, ...).
             ``input_transform`` is set from ``in_channels`` and may not be passed.
@@ -129,6 +139,7 @@ class SPTransformerHead(BaseDecodeHead):
                  drop_path_rate: float = 0.0,
                  upsample_mode: str = 'association',
                  association_upsample: int = 1,
+                 pixel_pos_embed: str = 'shared',
                  **kwargs) -> None:
         in_channels, in_index = self._check_inputs(in_channels, in_index, pixel_level)
         if 'input_transform' in kwargs:
@@ -148,6 +159,9 @@ class SPTransformerHead(BaseDecodeHead):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f'SPTransformerHead: {name} must be an int >= {low}, '
                                  f'got {value!r}')
+        if pixel_pos_embed not in _PIXEL_POS_EMBED:
+            raise ValueError(f'SPTransformerHead: pixel_pos_embed must be one of '
+                             f'{_PIXEL_POS_EMBED}, got {pixel_pos_embed!r}')
         if upsample_mode not in _UPSAMPLE_MODES:
             raise ValueError(f'SPTransformerHead: upsample_mode must be one of {_UPSAMPLE_MODES}, '
                              f'got {upsample_mode!r}')
@@ -177,6 +191,10 @@ class SPTransformerHead(BaseDecodeHead):
             norm_cfg=self.norm_cfg,
             act_cfg=self.act_cfg,
             align_corners=self.align_corners)
+        self.pixel_pos_embed = pixel_pos_embed
+        self.pixel_pe = (nn.Conv2d(pixel_channels, pixel_channels, 3, padding=1,
+                                   groups=pixel_channels)
+                         if pixel_pos_embed == 'shared' else None)
         self.superpixel_queries = nn.Parameter(torch.zeros(1, channels, *query_grid))
         self.tokenizer = nn.ModuleList(
             SuperpixelCrossAttention(
@@ -186,7 +204,8 @@ class SPTransformerHead(BaseDecodeHead):
                 stride=cell_size,
                 norm_cfg=sca_norm_cfg,
                 layer_scale_init=layer_scale_init,
-                update_pixels=update_pixels and i < num_iterations - 1)
+                update_pixels=update_pixels and i < num_iterations - 1,
+                pixel_pos_embed=pixel_pos_embed == 'per_layer')
             for i in range(num_iterations))
         rates = torch.linspace(0, drop_path_rate, max(num_layers, 1)).tolist()
         self.transformer = nn.ModuleList(
@@ -282,9 +301,17 @@ class SPTransformerHead(BaseDecodeHead):
         b, _, height, width = x.shape
         s = self.cell_size
         z = self.init_superpixels(b, -(-height // s), -(-width // s))
+        x = add_position_encoding(self.pixel_pe, x.contiguous(memory_format=torch.channels_last))
+        # Without pixel updates or per-layer encodings every layer sees the same pixels: they
+        # move into the cell layout once for all layers.
+        cells = None
+        if self.pixel_pos_embed != 'per_layer' and not any(
+                layer.update_pixels for layer in self.tokenizer):
+            cells = to_cells(x, SuperpixelGrid.from_tensors(x, z, s, type(self).__name__))
         association = None
         for i, layer in enumerate(self.tokenizer):  # only the last layer's association is used
-            x, z, association = layer(x, z, return_association=i == len(self.tokenizer) - 1)
+            x, z, association = layer(
+                x, z, return_association=i == len(self.tokenizer) - 1, pixel_cells=cells)
         rows, cols = z.shape[2:]
         tokens = z.flatten(2).transpose(1, 2)  # (B, h*w, C)
         for layer in self.transformer:

@@ -35,7 +35,7 @@ def _project(xc: Tensor, nchw: Tensor, grid: Optional[SuperpixelGrid], conv: nn.
     return to_cells(y, grid) if grid is not None else grid_to_cells(y)
 
 
-def _with_residual(conv: Optional[nn.Conv2d], x: Tensor) -> Tensor:
+def add_position_encoding(conv: Optional[nn.Conv2d], x: Tensor) -> Tensor:
     """``x + conv(x)`` (``x`` without ``conv``) for a 3x3 depthwise conv, as one conv.
 
     The identity is added to the centre tap of a copy of the weight: one pass over the map
@@ -167,6 +167,9 @@ class SuperpixelCrossAttention(BaseModule):
         norm_cfg (dict): norm after the qkv projections. Defaults to ``LN2d`` (eps 1e-6).
         layer_scale_init (float): initial LayerScale. Defaults to 1e-5.
         pos_embed (bool): depthwise 3x3 conditional position encoding. Defaults to True.
+        pixel_pos_embed (bool, optional): the pixel side's encoding alone; None (default)
+            follows ``pos_embed``. False suits callers that encode the pixels once for several
+            layers (and may then pass the shared cell layout, see :meth:`forward`).
         update_pixels (bool): compute the pixel update. Defaults to True.
         init_cfg (dict, optional): mmengine init config.
 
@@ -191,6 +194,7 @@ class SuperpixelCrossAttention(BaseModule):
                  layer_scale_init: float = 1e-5,
                  pos_embed: bool = True,
                  update_pixels: bool = True,
+                 pixel_pos_embed: Optional[bool] = None,
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_heads < 1 or pixel_channels % num_heads or superpixel_channels % num_heads:
@@ -203,7 +207,8 @@ class SuperpixelCrossAttention(BaseModule):
         self.pixel_channels, self.superpixel_channels = cp, cs
         self.num_heads, self.stride, self.update_pixels = num_heads, stride, update_pixels
         self.scale = 1.0 / math.sqrt(cp // num_heads)
-        self.pixel_pe = nn.Conv2d(cp, cp, 3, padding=1, groups=cp) if pos_embed else None
+        pixel_pos_embed = pos_embed if pixel_pos_embed is None else pixel_pos_embed
+        self.pixel_pe = nn.Conv2d(cp, cp, 3, padding=1, groups=cp) if pixel_pos_embed else None
         self.superpixel_pe = nn.Conv2d(cs, cs, 3, padding=1, groups=cs) if pos_embed else None
         # superpixel side: q, k (width Cp), v (width Cp: feeds pixels)
         self.superpixel_qkv = nn.Conv2d(cs, 3 * cp if update_pixels else cp, 1, bias=False)
@@ -240,11 +245,28 @@ class SuperpixelCrossAttention(BaseModule):
     def forward(self,
                 x: Tensor,
                 z: Tensor,
-                return_association: bool = True) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
-        """One iteration; ``return_association=False`` skips exporting the association (its
-        third output is then None): callers that keep only the last layer's save its layout
-        conversion in the others."""
+                return_association: bool = True,
+                pixel_cells: Optional[Tensor] = None) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+        """One iteration.
+
+        Args:
+            x (Tensor): (B, Cp, H, W) pixels.
+            z (Tensor): (B, Cs, h, w) superpixels.
+            return_association (bool): False skips exporting the association (the third
+                output is then None): callers that keep only the last layer's association
+                save its layout conversion in the others.
+            pixel_cells (Tensor, optional): ``mmsp.ops.cell_layout.to_cells(x)`` (B, h, w,
+                s*s, Cp), when the caller shares it between layers that see the same ``x``;
+                only without a pixel position encoding (which would change ``x`` first).
+        """
         grid = SuperpixelGrid.from_tensors(x, z, self.stride, type(self).__name__)
+        if pixel_cells is not None:
+            expected = (x.shape[0], grid.rows, grid.cols, grid.stride**2, x.shape[1])
+            if self.pixel_pe is not None or tuple(pixel_cells.shape) != expected:
+                raise ValueError(f'{type(self).__name__}: pixel_cells must be the cell layout '
+                                 f'{expected} of x, for a layer without pixel position '
+                                 f'encoding; got {tuple(pixel_cells.shape)} (pixel_pe: '
+                                 f'{self.pixel_pe is not None})')
         if x.shape[1] != self.pixel_channels or z.shape[1] != self.superpixel_channels:
             raise ValueError(f'{type(self).__name__}: expected {self.pixel_channels} pixel and '
                              f'{self.superpixel_channels} superpixel channels, got '
@@ -254,11 +276,11 @@ class SuperpixelCrossAttention(BaseModule):
         # and the move into the cell layout copies runs of whole pixels
         x = x.contiguous(memory_format=torch.channels_last)
         z = z.contiguous(memory_format=torch.channels_last)
-        xe = _with_residual(self.pixel_pe, x)
-        ze = _with_residual(self.superpixel_pe, z)
+        xe = add_position_encoding(self.pixel_pe, x)
+        ze = add_position_encoding(self.superpixel_pe, z)
         # Channels-last cell layout (mmsp.ops.cell_layout): the narrow pixel map moves once.
         split = 2 * cp if self.update_pixels else cp  # pixel [q,] k; the rest are values
-        xc = to_cells(xe, grid)
+        xc = to_cells(xe, grid) if pixel_cells is None else pixel_cells
         sp = _project(grid_to_cells(ze), ze, None, self.superpixel_qkv, self.superpixel_norm)
         # sp: (B, h, w, q[, k, v]) channels last; the pixel outputs are [q,] k, v
         if _is_pointwise(self.pixel_norm):
@@ -295,3 +317,6 @@ class SuperpixelCrossAttention(BaseModule):
             dx = from_blocks(dx, grid, channels_last=True)
             x = torch.addcmul(x, self.gamma_pixel.view(1, -1, 1, 1), dx.to(x.dtype))
         return x, z, blocks_to_association(both[:, -m:], grid) if return_association else None
+
+
+__all__ = ['SuperpixelCrossAttention', 'add_position_encoding']

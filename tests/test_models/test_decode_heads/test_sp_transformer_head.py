@@ -218,6 +218,7 @@ def test_queries_are_interpolated_for_other_grids():
     (dict(pixel_channels=18, association_heads=4), 'association_heads'),
     (dict(pixel_channels=0), 'pixel_channels'),
     (dict(upsample_mode='nearest'), 'upsample_mode'),
+    (dict(pixel_pos_embed='per_level'), 'pixel_pos_embed'),
     (dict(num_iterations=0), 'num_iterations'),
     (dict(cell_size=0), 'cell_size'),
     (dict(query_grid=(0, 3)), 'query_grid'),
@@ -243,3 +244,40 @@ def test_queries_are_initialised_once():
     before = head.superpixel_queries.detach().clone()
     head.init_weights()  # a second call (mmengine warns) must not re-draw the queries
     assert torch.equal(head.superpixel_queries, before)
+
+
+@pytest.mark.parametrize('mode', ['shared', 'per_layer', 'none'])
+def test_pixel_position_encoding_modes(mode):
+    head = make_head(pixel_pos_embed=mode).eval()
+    assert (head.pixel_pe is not None) == (mode == 'shared')
+    assert all((layer.pixel_pe is not None) == (mode == 'per_layer') for layer in head.tokenizer)
+    assert all(layer.superpixel_pe is not None for layer in head.tokenizer)
+    feats = pyramid(2, 64, 96, MIT_CHANNELS)
+    with torch.no_grad():
+        ours, assoc = head.forward_with_association(feats)
+        # the same head run layer by layer, each layer moving the pixels into cells itself
+        x = head.fusion(head._select_levels(feats))
+        if head.pixel_pe is not None:
+            x = x + head.pixel_pe(x)
+        z = head.init_superpixels(2, 4, 6)
+        for layer in head.tokenizer:
+            x, z, ref_assoc = layer(x, z)
+    torch.testing.assert_close(assoc, ref_assoc)
+    assert ours.shape == (2, 5, 16, 24)
+
+
+def test_shared_cells_are_checked():
+    from mmsp.models.layers import SuperpixelCrossAttention
+    from mmsp.ops.cell_layout import to_cells
+    from mmsp.ops import SuperpixelGrid
+    layer = SuperpixelCrossAttention(8, 12, 2, 4, pixel_pos_embed=False).eval()
+    x, z = torch.randn(2, 8, 10, 7), torch.randn(2, 12, 3, 2)
+    cells = to_cells(x, SuperpixelGrid(10, 7, 4))
+    with torch.no_grad():
+        for a, b in zip(layer(x, z), layer(x, z, pixel_cells=cells)):
+            torch.testing.assert_close(a, b)
+        with pytest.raises(ValueError, match='pixel_cells'):
+            layer(x, z, pixel_cells=cells[:, :2])
+        with_pe = SuperpixelCrossAttention(8, 12, 2, 4).eval()
+        with pytest.raises(ValueError, match='pixel_cells'):
+            with_pe(x, z, pixel_cells=cells)
