@@ -85,13 +85,12 @@ class _FactorisedPixels(NamedTuple):
         """(B, h, w, s*s, C_in) ``u_p = r_p x_p``."""
         return self.inputs if self.scale is None else self.inputs * self.scale
 
-    def keys(self, start: int, superpixels: Tensor, num_heads: int) -> Tuple[Tensor, Tensor]:
-        """Superpixel-side factors of ``<y_p[start:start + C], s_c>`` per head.
+    def keys(self, superpixels: Tensor, num_heads: int) -> Tuple[Tensor, Tensor]:
+        """Superpixel-side factors of ``<y_p[:C], s_c>`` per head (the first ``C`` outputs).
 
         Args:
-            start (int): first pixel output channel of the ``C`` channels paired with
-                ``superpixels``.
-            superpixels (Tensor): (B, h, w, C) channels-last superpixel vectors.
+            superpixels (Tensor): (B, h, w, C) channels-last superpixel vectors, paired with
+                the pixel outputs ``[0, C)``.
             num_heads (int): heads ``M`` (contiguous channel groups of ``C / M``).
 
         Returns:
@@ -100,11 +99,11 @@ class _FactorisedPixels(NamedTuple):
         """
         *lead, c = superpixels.shape
         s = superpixels.reshape(*lead, num_heads, c // num_heads)
-        weight = self.weight[start:start + c].reshape(num_heads, c // num_heads, -1)
+        weight = self.weight[:c].reshape(num_heads, c // num_heads, -1)
         keys = torch.einsum('bhwmd,mdc->bhwmc', s, weight.to(s.dtype))
         if self.bias is None:
             return keys, s.new_zeros(s.shape[:-1])
-        bias = self.bias[start:start + c].reshape(num_heads, -1).to(s.dtype)
+        bias = self.bias[:c].reshape(num_heads, -1).to(s.dtype)
         return keys, (s * bias).sum(-1)
 
     def values(self, start: int, averaged: Tensor) -> Tensor:
@@ -152,12 +151,15 @@ class SuperpixelCrossAttention(BaseModule):
     LayerScale gammas start at ``layer_scale_init`` (1e-5). No output projection, FFN or
     dropout. The exported association is the superpixel-update logits seen from the pixel side.
 
-    Implementation: the pixel map is moved once into the channels-last cell layout
-    (:mod:`mmsp.ops.cell_layout`), where the 1x1 projection is one ``F.linear`` with the conv
-    weight and LN2d a last-dim ``F.layer_norm``; both logit sets come from one batched matmul
-    and the wide pixel values are read in place (strided per-head views). Norms other than
-    LN2d (statistics over the map) are applied in NCHW exactly as configured. Parameters are
-    the same as with plain convs (checkpoints load unchanged).
+    Implementation (``docs/sca-speed.md``): the pixel map is moved once into the channels-last
+    cell layout (:mod:`mmsp.ops.cell_layout`). With LN2d (or no norm) the pixel projections are
+    factorised (:class:`_FactorisedPixels`): the LN statistics come from the narrow input, the
+    values are averaged at width ``Cp`` before they are projected, and for cells of at least
+    :attr:`ABSORB_MIN_CELL_PIXELS` pixels the q/k projections move to the superpixels
+    (absorbed keys); smaller cells project q/k per pixel. Both logit sets are one set of
+    pseudo-heads (:meth:`_paired_superpixels`). Norms other than LN2d (statistics over the map)
+    are applied in NCHW exactly as configured. Parameters are the same as with plain convs
+    (checkpoints load unchanged).
 
     Args:
         pixel_channels (int): ``Cp``.
@@ -221,19 +223,24 @@ class SuperpixelCrossAttention(BaseModule):
         self.gamma_pixel = (nn.Parameter(torch.full((cp, ), float(layer_scale_init)))
                             if update_pixels else None)
 
-    def _projected_logits(self, px_qk: Tensor, sp: Tensor, grid: SuperpixelGrid) -> Tensor:
-        """Block logits (B, H, h, w, s*s, 9) from projected pixel [q,] k (B, h, w, s*s, ...).
+    def _paired_superpixels(self, sp: Tensor) -> Tensor:
+        """The superpixel vectors that meet the pixel ``[q,] k`` outputs: (B, h, w, split).
 
-        With the pixel update both logit sets come from one batched matmul and one neighbour
-        gather: ``2M`` pseudo-heads pairing pixel ``[q | k]`` with superpixel ``[k | q]``
-        (pixel update first); otherwise the ``M`` heads of the superpixel update.
+        With the pixel update both logit sets are one set of ``2M`` pseudo-heads: pixel
+        ``[q | k]`` against superpixel ``[k | q]`` (pixel update first); otherwise the ``M``
+        heads of the superpixel update, pixel ``k`` against superpixel ``q``.
         """
-        cp, m = self.pixel_channels, self.num_heads
+        cp = self.pixel_channels
         if self.update_pixels:
-            return block_logits(cell_heads(px_qk, 2 * m),
-                                cell_heads(torch.cat([sp[..., cp:2 * cp], sp[..., :cp]], -1),
-                                           2 * m), grid, self.scale)
-        return block_logits(cell_heads(px_qk, m), cell_heads(sp[..., :cp], m), grid, self.scale)
+            return torch.cat([sp[..., cp:2 * cp], sp[..., :cp]], -1)
+        return sp[..., :cp]
+
+    def _projected_logits(self, px_qk: Tensor, sp: Tensor, grid: SuperpixelGrid) -> Tensor:
+        """Block logits (B, H, h, w, s*s, 9) of projected pixel [q,] k (B, h, w, s*s, split)
+        against :meth:`_paired_superpixels` (one batched matmul, one neighbour gather)."""
+        paired = self._paired_superpixels(sp)
+        heads = paired.shape[-1] * self.num_heads // self.pixel_channels
+        return block_logits(cell_heads(px_qk, heads), cell_heads(paired, heads), grid, self.scale)
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -288,11 +295,9 @@ class SuperpixelCrossAttention(BaseModule):
             # values are averaged at width Cp, queries/keys projected or absorbed.
             px = _factorise_pixels(xc, self.pixel_qkv, self.pixel_norm)
             if grid.stride**2 >= self.ABSORB_MIN_CELL_PIXELS:
-                # pixel [q, k] (pseudo-heads [pixel update | superpixel update]) meet the
-                # superpixel [k, q]: one set of absorbed keys for all pseudo-heads
-                paired = (torch.cat([sp[..., cp:2 * cp], sp[..., :cp]], -1)
-                          if self.update_pixels else sp[..., :cp])
-                keys, offsets = px.keys(0, paired * self.scale, split * m // cp)
+                # one set of absorbed keys for all pseudo-heads (_paired_superpixels)
+                keys, offsets = px.keys(self._paired_superpixels(sp) * self.scale,
+                                        split * m // cp)
                 # r_p scales the 9 logits and the window weights of a pixel, not its C_in inputs
                 both = block_logits_absorbed(px.inputs, keys, offsets, grid, pixel_scale=px.scale)
                 values, value_scale = px.inputs, px.scale
