@@ -302,11 +302,10 @@ class SPTransformerHead(BaseDecodeHead):
         s = self.cell_size
         z = self.init_superpixels(b, -(-height // s), -(-width // s))
         x = add_position_encoding(self.pixel_pe, x.contiguous(memory_format=torch.channels_last))
-        # Without pixel updates or per-layer encodings every layer sees the same pixels: they
-        # move into the cell layout once for all layers.
+        # Layers that neither encode nor update the pixels all see this same map: it moves
+        # into the cell layout once for all of them (the layers check that they qualify).
         cells = None
-        if self.pixel_pos_embed != 'per_layer' and not any(
-                layer.update_pixels for layer in self.tokenizer):
+        if all(layer.pixel_pe is None and not layer.update_pixels for layer in self.tokenizer):
             cells = to_cells(x, SuperpixelGrid.from_tensors(x, z, s, type(self).__name__))
         association = None
         for i, layer in enumerate(self.tokenizer):  # only the last layer's association is used
