@@ -1,10 +1,14 @@
-"""Channel LayerNorm for NCHW maps, a norm builder that accepts it by config, and LN(linear)."""
+"""Channel LayerNorm for NCHW maps, a norm builder that accepts it by config, LN(linear), and
+1x1 conv + norm on channels-last layouts."""
 from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from torch import Tensor, nn
+
+from mmsp.ops import SuperpixelGrid
+from mmsp.ops.cell_layout import grid_to_cells, to_cells
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -36,6 +40,31 @@ def build_norm2d(cfg: Optional[Dict], num_channels: int) -> nn.Module:
         cfg.pop('requires_grad', None)
         return LayerNorm2d(num_channels, **cfg)
     return build_norm_layer(cfg, num_channels)[1]
+
+
+def is_pointwise_norm(norm: nn.Module) -> bool:
+    """Whether ``norm`` acts on every position alone (LN2d or none): the channels-last paths."""
+    return isinstance(norm, (LayerNorm2d, nn.Identity))
+
+
+def pointwise_conv_norm(xc: Tensor, nchw: Tensor, grid: Optional[SuperpixelGrid], conv: nn.Conv2d,
+                        norm: nn.Module) -> Tensor:
+    """1x1 ``conv`` + ``norm`` of channels-last ``xc`` (B, ..., C_in) -> (B, ..., C_out).
+
+    ``LayerNorm2d`` (and no norm) run channels-last: ``F.linear`` with the conv weight
+    (O, I, 1, 1) viewed as (O, I) and its bias, then a last-dim ``F.layer_norm``, the same
+    per-position computation. Any other norm (BN, GN, ... whose statistics span the map) runs
+    in NCHW on ``nchw`` (the same map as ``xc``) exactly as configured, then moves to the layout
+    of ``xc``: ``to_cells`` with ``grid``, or the channels-last (B, h, w, C) view of a map when
+    ``grid`` is None.
+    """
+    if is_pointwise_norm(norm):
+        y = F.linear(xc, conv.weight.flatten(1), conv.bias)
+        if isinstance(norm, LayerNorm2d):
+            y = F.layer_norm(y, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+        return y
+    y = norm(conv(nchw))
+    return to_cells(y, grid) if grid is not None else grid_to_cells(y)
 
 
 #: Least positions per LN output for the QR path of :func:`_inverse_std` (below it the QR
@@ -118,4 +147,7 @@ def layer_norm_of_linear(x: Tensor,
     return F.linear(x * scale, centred * norm.weight[:, None], norm.bias)
 
 
-__all__ = ['LayerNorm2d', 'build_norm2d', 'layer_norm_factors', 'layer_norm_of_linear']
+__all__ = [
+    'LayerNorm2d', 'build_norm2d', 'is_pointwise_norm', 'layer_norm_factors',
+    'layer_norm_of_linear', 'pointwise_conv_norm'
+]

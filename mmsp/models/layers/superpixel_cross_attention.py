@@ -13,26 +13,8 @@ from mmsp.ops import (SuperpixelGrid, block_logits, block_logits_absorbed,
                       heads_to_grid)
 from mmsp.ops.association import candidate_softmax
 from mmsp.ops.cell_layout import cell_heads, grid_to_cells, to_cells
-from .norm import LayerNorm2d, build_norm2d, layer_norm_factors
-
-
-def _project(xc: Tensor, nchw: Tensor, grid: Optional[SuperpixelGrid], conv: nn.Conv2d,
-             norm: nn.Module) -> Tensor:
-    """Bias-free 1x1 ``conv`` + ``norm`` on channels-last ``xc`` (B, ..., C_in) -> (B, ..., C_out).
-
-    ``LayerNorm2d`` (and no norm) run channels-last: ``F.linear`` with the conv weight
-    (O, I, 1, 1) viewed as (O, I), then a last-dim ``F.layer_norm``, the same per-position
-    computation. Any other norm (BN, GN, ... whose statistics span the map) runs in NCHW on
-    ``nchw`` exactly as configured, then moves to the layout of ``xc`` (``to_cells`` with
-    ``grid``, or channels-last superpixels when ``grid`` is None).
-    """
-    if _is_pointwise(norm):
-        y = F.linear(xc, conv.weight.flatten(1))
-        if isinstance(norm, LayerNorm2d):
-            y = F.layer_norm(y, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
-        return y
-    y = norm(conv(nchw))
-    return to_cells(y, grid) if grid is not None else grid_to_cells(y)
+from .norm import (LayerNorm2d, build_norm2d, is_pointwise_norm, layer_norm_factors,
+                   pointwise_conv_norm)
 
 
 def add_position_encoding(conv: Optional[nn.Conv2d], x: Tensor) -> Tensor:
@@ -46,11 +28,6 @@ def add_position_encoding(conv: Optional[nn.Conv2d], x: Tensor) -> Tensor:
     weight = conv.weight.clone()
     weight[:, :, 1, 1] += 1
     return F.conv2d(x, weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
-
-
-def _is_pointwise(norm: nn.Module) -> bool:
-    """Whether ``norm`` acts on every position alone (LN2d or none): the channels-last paths."""
-    return isinstance(norm, (LayerNorm2d, nn.Identity))
 
 
 class _FactorisedPixels(NamedTuple):
@@ -288,9 +265,10 @@ class SuperpixelCrossAttention(BaseModule):
         # Channels-last cell layout (mmsp.ops.cell_layout): the narrow pixel map moves once.
         split = 2 * cp if self.update_pixels else cp  # pixel [q,] k; the rest are values
         xc = to_cells(xe, grid) if pixel_cells is None else pixel_cells
-        sp = _project(grid_to_cells(ze), ze, None, self.superpixel_qkv, self.superpixel_norm)
+        sp = pointwise_conv_norm(grid_to_cells(ze), ze, None, self.superpixel_qkv,
+                                 self.superpixel_norm)
         # sp: (B, h, w, q[, k, v]) channels last; the pixel outputs are [q,] k, v
-        if _is_pointwise(self.pixel_norm):
+        if is_pointwise_norm(self.pixel_norm):
             # Factorised pixel projections (_FactorisedPixels): no (B, H, W, 2Cp + Cs) map;
             # values are averaged at width Cp, queries/keys projected or absorbed.
             px = _factorise_pixels(xc, self.pixel_qkv, self.pixel_norm)
@@ -311,7 +289,7 @@ class SuperpixelCrossAttention(BaseModule):
                 block_superpixel_update(both[:, -m:], values[:, None], grid,
                                         value_scale=value_scale))
         else:  # norms with statistics over the map: project and normalise in NCHW
-            px = _project(xc, xe, grid, self.pixel_qkv, self.pixel_norm)
+            px = pointwise_conv_norm(xc, xe, grid, self.pixel_qkv, self.pixel_norm)
             both = self._projected_logits(px[..., :split], sp, grid)
             dz = block_superpixel_update(both[:, -m:], cell_heads(px[..., split:], m), grid)
         z = torch.addcmul(z, self.gamma_superpixel.view(1, -1, 1, 1), heads_to_grid(dz).to(z.dtype))
