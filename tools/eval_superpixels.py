@@ -17,6 +17,8 @@ Usage::
 (``configs/_base_/datasets/{voc12_superpixel,pascal_parts58,bsds500}.py``); a method whose config
 defines ``zero_shot_input_size`` (SPFormer: (224, 224)) gets a ``Resize`` to that size inserted
 after ``LoadImageFromFile``. ``--out`` writes the table as Markdown (``.md``) or JSON (``.json``).
+A method is named by its config's file stem; a config given twice (say with trained and without
+any weights) is told apart by its checkpoint's stem in brackets (:func:`mmsp.utils.method_names`).
 """
 import argparse
 import copy
@@ -24,6 +26,7 @@ import itertools
 import json
 import os
 import os.path as osp
+import re
 import sys
 import time
 from typing import Dict, List, Optional
@@ -31,6 +34,8 @@ from typing import Dict, List, Optional
 import mmsp  # noqa: F401  (registers mmsp and its safe checkpoint loader)
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
+
+from mmsp.utils import method_names
 
 _RUN_COUNTER = itertools.count()
 COLUMNS = ('num_superpixels', 'sp_mIoU', 'sp_mAcc', 'ASA', 'BR', 'BP', 'UE', 'UE_levinshtein', 'EV',
@@ -81,8 +86,14 @@ def _insert_resize(pipeline: list, size) -> list:
     return pipeline
 
 
-def build_method_config(config: str, checkpoint: Optional[str], args: argparse.Namespace) -> Config:
-    """The method's config with the dataset override, sample limit and loader settings."""
+def build_method_config(config: str,
+                        checkpoint: Optional[str],
+                        args: argparse.Namespace,
+                        name: Optional[str] = None) -> Config:
+    """The method's config with the dataset override, sample limit and loader settings.
+
+    ``name`` (default: the config's file stem) names the method's work folder and run.
+    """
     cfg = Config.fromfile(config)
     if args.dataset:
         data = Config.fromfile(args.dataset)
@@ -101,7 +112,7 @@ def build_method_config(config: str, checkpoint: Optional[str], args: argparse.N
     loader.persistent_workers = args.num_workers > 0
     if args.max_images is not None:
         loader.dataset.indices = args.max_images
-    name = osp.splitext(osp.basename(config))[0]
+    name = re.sub(r'[^\w.-]+', '_', name or osp.splitext(osp.basename(config))[0]).strip('_')
     cfg.work_dir = osp.join(args.work_dir, name)
     # unique logger / visualizer instances even when one config is evaluated twice in a process
     run_id = f'{name}_{time.strftime("%Y%m%d_%H%M%S")}_{next(_RUN_COUNTER)}'
@@ -114,8 +125,11 @@ def build_method_config(config: str, checkpoint: Optional[str], args: argparse.N
     return cfg
 
 
-def evaluate(config: str, checkpoint: Optional[str], args: argparse.Namespace) -> Dict:
-    cfg = build_method_config(config, checkpoint, args)
+def evaluate(config: str,
+             checkpoint: Optional[str],
+             args: argparse.Namespace,
+             name: Optional[str] = None) -> Dict:
+    cfg = build_method_config(config, checkpoint, args, name)
     runner = Runner.from_cfg(cfg)
     start = time.perf_counter()
     metrics = runner.test()
@@ -139,10 +153,9 @@ def format_table(rows: Dict[str, Dict]) -> str:
 def main(argv: Optional[List[str]] = None) -> Dict[str, Dict]:
     args = parse_args(argv)
     rows: Dict[str, Dict] = {}
-    for method in args.method:
+    for method, name in zip(args.method, method_names(args.method)):
         config, checkpoint = method[0], (method[1] if len(method) > 1 else None)
-        name = osp.splitext(osp.basename(config))[0]
-        rows[name] = evaluate(config, checkpoint, args)
+        rows[name] = evaluate(config, checkpoint, args, name)
     table = format_table(rows)
     print(table)
     if args.out:

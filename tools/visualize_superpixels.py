@@ -32,6 +32,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from mmseg.registry import MODELS
 
+from mmsp.utils import method_names
 from mmsp.visualization import (association_heatmap, draw_boundaries, make_panel, mean_color_image,
                                 occlude_image, overlay_heatmap, rotate_image, save_rgb)
 
@@ -83,9 +84,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 class Method:
     """A superpixel model with the in-memory version of its config's test pipeline."""
 
-    def __init__(self, config: str, checkpoint: Optional[str]) -> None:
+    def __init__(self, config: str, checkpoint: Optional[str], name: Optional[str] = None) -> None:
         cfg = Config.fromfile(config)
-        self.name = osp.splitext(osp.basename(config))[0]
+        self.name = name or osp.splitext(osp.basename(config))[0]
         model_cfg = copy.deepcopy(cfg.model)
         if str(model_cfg.get('type', '')).endswith('SuperpixelPredictor'):
             model_cfg['return_association'] = True
@@ -141,7 +142,10 @@ def variants(rgb: np.ndarray, args) -> List[Tuple[str, np.ndarray]]:
 def main(argv: Optional[List[str]] = None) -> List[str]:
     args = parse_args(argv)
     init_default_scope('mmseg')
-    methods = [Method(m[0], m[1] if len(m) > 1 else None) for m in args.method]
+    methods = [
+        Method(m[0], m[1] if len(m) > 1 else None, name)
+        for m, name in zip(args.method, method_names(args.method))
+    ]
     written = []
     for path in args.images:
         rgb = mmcv.imread(path, channel_order='rgb')

@@ -9,7 +9,7 @@ from .checkpoint import (UnsafeCheckpointError, allow_checkpoint_globals, checkp
                          register_safe_checkpoint_loader)
 from .cpu_amp import CPUAmpOptimWrapper
 from .run_config import (CONFIG_FAMILIES, build_model_from_config, config_family, enable_amp,
-                         finish_distributed, prepare_cpu_distributed)
+                         finish_distributed, method_names, prepare_cpu_distributed)
 from .tiny_dataset import make_tiny_camvid, make_tiny_image_folder
 
 register_safe_checkpoint_loader()
@@ -18,6 +18,7 @@ __all__ = [
     'UnsafeCheckpointError', 'allow_checkpoint_globals', 'checkpoint_safe_globals',
     'find_unsafe_globals', 'load_from_local_safe', 'register_safe_checkpoint_loader',
     'CPUAmpOptimWrapper', 'CONFIG_FAMILIES', 'build_model_from_config', 'config_family',
-    'enable_amp', 'finish_distributed', 'prepare_cpu_distributed', 'make_tiny_camvid',
+    'enable_amp', 'finish_distributed', 'method_names', 'prepare_cpu_distributed',
+    'make_tiny_camvid',
     'make_tiny_image_folder'
 ]

@@ -1,13 +1,15 @@
-"""Helpers the mmsp tools share: config family, AMP switch, CPU (gloo) distributed set-up."""
+"""Helpers the mmsp tools share: config family, AMP switch, CPU (gloo) distributed set-up,
+names of config methods."""
+import os.path as osp
 import warnings
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 from mmengine.config import Config
 
 __all__ = [
     'CONFIG_FAMILIES', 'config_family', 'enable_amp', 'build_model_from_config',
-    'prepare_cpu_distributed', 'finish_distributed'
+    'prepare_cpu_distributed', 'finish_distributed', 'method_names'
 ]
 
 #: ``default_scope`` -> family: ``'seg'`` runs an mmseg segmentor, ``'cls'`` an mmpretrain
@@ -189,3 +191,28 @@ def finish_distributed() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+
+
+def method_names(methods: Sequence[Sequence[str]]) -> List[str]:
+    """One distinct name per ``[CONFIG, CHECKPOINT?]`` method of a tool, in order.
+
+    The name is the config's file stem. A config given more than once (e.g. trained and
+    random-init weights) gets its checkpoint's stem, or ``no checkpoint``, in brackets; methods
+    that are still alike are numbered, so that no table row, title or output of one method can
+    replace another's.
+    """
+    stems = [osp.splitext(osp.basename(m[0]))[0] for m in methods]
+    names = []
+    for method, stem in zip(methods, stems):
+        if stems.count(stem) > 1:
+            weights = osp.splitext(osp.basename(method[1]))[0] if len(method) > 1 else None
+            stem = f'{stem} [{weights or "no checkpoint"}]'
+        names.append(stem)
+    seen: Dict[str, int] = {}
+    numbered = []
+    for name in names:
+        if names.count(name) > 1:
+            seen[name] = seen.get(name, 0) + 1
+            name = f'{name} #{seen[name]}'
+        numbered.append(name)
+    return numbered

@@ -5,7 +5,7 @@ with :func:`save_rgb` (converts to BGR for ``cv2.imwrite``).
 """
 import os
 import os.path as osp
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -16,7 +16,7 @@ from mmsp.ops import SuperpixelGrid
 
 __all__ = [
     'draw_boundaries', 'mean_color_image', 'colorize_ids', 'association_heatmap', 'overlay_heatmap',
-    'make_panel', 'rotate_image', 'occlude_image', 'save_rgb', 'IMAGENET_MEAN_RGB'
+    'make_panel', 'wrap_title', 'rotate_image', 'occlude_image', 'save_rgb', 'IMAGENET_MEAN_RGB'
 ]
 
 #: Fill of the occlusion square: zero in an ImageNet-normalised image is the mean colour.
@@ -138,12 +138,42 @@ def overlay_heatmap(img: np.ndarray,
     return np.round((1 - alpha) * img + alpha * colored).astype(np.uint8)
 
 
+#: Pixels per title line of :func:`make_panel` (``FONT_HERSHEY_SIMPLEX`` at scale 0.45: ~8 px
+#: per character).
+TITLE_LINE_HEIGHT = 16
+
+
+def wrap_title(title: str, width: int) -> List[str]:
+    """``title`` in lines of at most ``width`` characters, broken at spaces where possible."""
+    lines: List[str] = []
+    current = ''
+    for word in str(title).split(' '):
+        while len(word) > width:  # a word longer than a line: split it
+            if current:
+                lines.append(current)
+                current = ''
+            lines.append(word[:width])
+            word = word[width:]
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f'{current} {word}' if current else word
+    if current or not lines:
+        lines.append(current)
+    return lines
+
+
 def make_panel(images: Sequence[np.ndarray],
                titles: Optional[Sequence[str]] = None,
                cols: Optional[int] = None,
                pad: int = 4,
                title_height: int = 22) -> np.ndarray:
-    """Tile images (resized to the first one's size) in a grid with a title above each."""
+    """Tile images (resized to the first one's size) in a grid with a title above each.
+
+    Titles wider than an image are wrapped onto more lines (:func:`wrap_title`), never cut:
+    the title rows grow to the longest title (at least ``title_height`` pixels).
+    """
     if not images:
         raise ValueError('make_panel: no images')
     titles = list(titles or [''] * len(images))
@@ -152,9 +182,11 @@ def make_panel(images: Sequence[np.ndarray],
     h, w = images[0].shape[:2]
     cols = cols or len(images)
     rows = -(-len(images) // cols)
+    wrapped = [wrap_title(t, max(1, w // 8)) for t in titles]
+    title_height = max(title_height, TITLE_LINE_HEIGHT * max(map(len, wrapped)) + 6)
     cell_h, cell_w = h + title_height + pad, w + pad
     canvas = np.full((rows * cell_h + pad, cols * cell_w + pad, 3), 255, np.uint8)
-    for k, (im, title) in enumerate(zip(images, titles)):
+    for k, (im, lines) in enumerate(zip(images, wrapped)):
         im = np.asarray(im)
         if im.ndim == 2:
             im = np.repeat(im[..., None], 3, axis=2)
@@ -162,9 +194,10 @@ def make_panel(images: Sequence[np.ndarray],
             im = cv2.resize(im, (w, h), interpolation=cv2.INTER_NEAREST)
         y0, x0 = (k // cols) * cell_h + pad + title_height, (k % cols) * cell_w + pad
         canvas[y0:y0 + h, x0:x0 + w] = im
-        cv2.putText(canvas,
-                    str(title)[:max(1, w // 8)], (x0, y0 - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
-                    (0, 0, 0), 1, cv2.LINE_AA)
+        for i, line in enumerate(lines):  # the last line sits just above the image
+            y = y0 - 6 - TITLE_LINE_HEIGHT * (len(lines) - 1 - i)
+            cv2.putText(canvas, line, (x0, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
+                        cv2.LINE_AA)
     return canvas
 
 

@@ -84,13 +84,18 @@ def test_eval_dataset_override_and_checkpoint(bsds_root, tmp_path):
         str(REPO / 'configs/_base_/datasets/bsds500.py'), '--max-images', '1', '--work-dir',
         str(tmp_path)
     ]
-    loaded = tool.main(['--method', str(cfg_path), str(ckpt)] + args)
-    random = tool.main(['--method', str(cfg_path)] + args)
-    name = 'spformer-tiny_zeroshot'
-    assert loaded[name]['num_images'] == 1
-    assert loaded[name] != random[name]  # the checkpoint was used
+    # one table, the same config with and without the checkpoint: two rows, not one
+    rows = tool.main(['--method', str(cfg_path), str(ckpt), '--method', str(cfg_path)] + args)
+    loaded = rows['spformer-tiny_zeroshot [tiny]']
+    random = rows['spformer-tiny_zeroshot [no checkpoint]']
+    assert len(rows) == 2 and loaded['num_images'] == random['num_images'] == 1
+    assert loaded != random  # the checkpoint was used
     # the zero-shot resize was inserted: 224 input -> 14x14 grid, at most 196 superpixels
-    assert 1 <= loaded[name]['num_superpixels'] <= 196
+    assert 1 <= loaded['num_superpixels'] <= 196
+    alone = tool.main(['--method', str(cfg_path), str(ckpt)] + args)
+    assert list(alone) == ['spformer-tiny_zeroshot']  # a config given once keeps its stem
+    scores = {k: v for k, v in loaded.items() if k != 's_per_image'}
+    assert {k: alone['spformer-tiny_zeroshot'][k] for k in scores} == scores
 
 
 @pytest.mark.data

@@ -1,9 +1,9 @@
-"""config_family and build_model_from_config."""
+"""config_family, build_model_from_config and method_names."""
 import pytest
 import torch
 from mmengine.config import Config
 
-from mmsp.utils import build_model_from_config, config_family
+from mmsp.utils import build_model_from_config, config_family, method_names
 
 
 def test_config_family():
@@ -44,3 +44,12 @@ def test_build_model_in_mmpretrain_scope():
     model = build_model_from_config(cfg)
     assert type(model).__module__.startswith('mmpretrain')
     assert model(torch.rand(2, 3, 32, 32), mode='tensor').shape == (2, 3)
+
+
+def test_method_names_are_distinct():
+    names = method_names([['a/grid.py'], ['b/sp.py', 'w/iter_20.pth'], ['b/sp.py'],
+                          ['c/sp.py', 'v/iter_20.pth'], ['slic.py']])
+    assert names == ['grid', 'sp [iter_20] #1', 'sp [no checkpoint]', 'sp [iter_20] #2', 'slic']
+    assert method_names([['x.py'], ['x.py']]) == ['x [no checkpoint] #1', 'x [no checkpoint] #2']
+    assert method_names([['x.py', 'y.pth']]) == ['x']  # given once: the stem alone
+    assert method_names([]) == []

@@ -7,7 +7,7 @@ import torch
 from mmsp.ops import association_logits, merge_heads
 from mmsp.visualization import (association_heatmap, colorize_ids, draw_boundaries, make_panel,
                                 mean_color_image, occlude_image, overlay_heatmap, rotate_image,
-                                save_rgb)
+                                save_rgb, wrap_title)
 
 IDS = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 2, 2]])
 
@@ -72,3 +72,18 @@ def test_overlay_panel_variants_and_save(tmp_path):
     np.testing.assert_array_equal(back, panel)
     with pytest.raises(ValueError, match='titles'):
         make_panel([img], ['a', 'b'])
+
+
+def test_titles_wrap_instead_of_being_cut():
+    assert wrap_title('spformer-t_cifar10 [iter_2000] (16) original', 16) == [
+        'spformer-t_cifar', '10 [iter_2000]', '(16) original'
+    ]
+    assert wrap_title('', 5) == [''] and wrap_title('ab cd', 5) == ['ab cd']
+    assert all(len(line) <= 7 for line in wrap_title('a long title with abcdefghijklmno', 7))
+    img = np.full((20, 40, 3), 255, np.uint8)  # 5 characters per line
+    one = make_panel([img, img], ['a', 'b'])
+    three = make_panel([img, img], ['a', 'abcde fghij klmno'])
+    assert three.shape[0] == one.shape[0] + 2 * 16  # two more title lines, nothing cut
+    title_rows = three[4:4 + 3 * 16 + 6, 4 + 44:4 + 44 + 40]  # the second cell's title area
+    inked = np.nonzero((title_rows < 128).any(axis=(1, 2)))[0]
+    assert inked.min() < 16 and inked.max() > 2 * 16  # ink on the first and the last line
