@@ -54,7 +54,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of every config')
     parser.add_argument('--out', help='also write the results to this JSON file')
-    args = parser.parse_args(argv)
+    return check_timing_args(parser, parser.parse_args(argv))
+
+
+def check_timing_args(parser: argparse.ArgumentParser,
+                      args: argparse.Namespace) -> argparse.Namespace:
+    """``--shape`` as ``[H, W]`` (one value: square); positive batch and rounds, warm-up >= 0."""
     if len(args.shape) == 1:
         args.shape = [args.shape[0]] * 2
     if len(args.shape) != 2 or min(args.shape) < 1:

@@ -35,7 +35,7 @@ from mmsp.models.backbones import SPFormer
 from mmsp.utils import build_model_from_config
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from benchmark import interleaved_times  # noqa: E402  isort:skip
+from benchmark import check_timing_args, interleaved_times  # noqa: E402  isort:skip
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -51,13 +51,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--target-ratio', type=float, default=1.15,
                         help='SPFormer / reference latency to compute the budget for')
     parser.add_argument('--out', help='also write the results to this JSON file')
-    args = parser.parse_args(argv)
-    if len(args.shape) == 1:
-        args.shape = [args.shape[0]] * 2
-    if len(args.shape) != 2 or min(args.shape) < 1:
-        parser.error(f'--shape takes H W (or one size), got {args.shape}')
-    if args.batch_size < 1 or args.iters < 1 or args.warmup < 0 or args.target_ratio <= 0:
-        parser.error('--batch-size and --iters must be >= 1, --warmup >= 0, --target-ratio > 0')
+    args = check_timing_args(parser, parser.parse_args(argv))
+    if args.target_ratio <= 0:
+        parser.error(f'--target-ratio must be > 0, got {args.target_ratio}')
     return args
 
 

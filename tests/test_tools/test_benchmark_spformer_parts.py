@@ -57,3 +57,11 @@ def test_non_spformer_backbone_is_refused():
     with pytest.raises(ValueError, match='not an SPFormer'):
         load_tool('benchmark_spformer_parts').main(
             ['--config', str(SEG_SMOKE), '--reference', str(CLS_SMOKE), '--iters', '1'])
+
+
+@pytest.mark.parametrize('bad', [['--shape', '1', '2', '3'], ['--iters', '0'],
+                                 ['--target-ratio', '0']])
+def test_bad_arguments_are_refused(bad):
+    with pytest.raises(SystemExit):
+        load_tool('benchmark_spformer_parts').parse_args(
+            ['--config', 'a.py', '--reference', 'b.py'] + bad)
