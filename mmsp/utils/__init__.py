@@ -19,6 +19,5 @@ __all__ = [
     'find_unsafe_globals', 'load_from_local_safe', 'register_safe_checkpoint_loader',
     'CPUAmpOptimWrapper', 'CONFIG_FAMILIES', 'build_model_from_config', 'config_family',
     'enable_amp', 'finish_distributed', 'method_names', 'prepare_cpu_distributed',
-    'make_tiny_camvid',
-    'make_tiny_image_folder'
+    'make_tiny_camvid', 'make_tiny_image_folder'
 ]

@@ -32,7 +32,9 @@ class PixelUnfolding(nn.Module):
         layer_scale_init (float): initial ``gamma_u``. Defaults to 1e-5.
 
     Shapes:
-        x: (B, Cp, H, W); z: (B, Cs, h, w); association: (B, M, 9, H, W) -> (B, Cp, H, W).
+        x: (B, Cp, H, W); z: (B, Cs, ceil(H/s), ceil(W/s)); association: (B, M, 9, H, W) with
+        ``M`` dividing ``Cp`` -> (B, Cp, H, W), in the memory format of ``x`` (channels-last in
+        SPFormer). Other shapes raise ``ValueError``.
     """
 
     def __init__(self,
