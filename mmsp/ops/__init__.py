@@ -2,7 +2,7 @@
 from .association import (association_logits, association_weights, block_logits,
                           block_logits_absorbed, block_superpixel_update, block_unfold,
                           blocks_to_association, merge_heads, superpixel_update,
-                          unfold_superpixels)
+                          unfold_superpixels, unfold_with_logits)
 from .cell_layout import from_blocks, to_blocks
 from .grid import (NEIGHBOR_OFFSETS, NUM_NEIGHBORS, SuperpixelGrid, gather_neighbors, grid_to_heads,
                    heads_to_grid, shift_to_pixels, shift_to_superpixels)
@@ -16,6 +16,7 @@ __all__ = [
     'block_logits', 'block_logits_absorbed',
     'block_superpixel_update', 'block_unfold', 'blocks_to_association', 'association_logits',
     'association_weights', 'merge_heads', 'superpixel_update', 'unfold_superpixels',
+    'unfold_with_logits',
     'hard_assignment', 'relabel_contiguous', 'enforce_connectivity', 'upsample_association',
     'association_to_superpixels'
 ]

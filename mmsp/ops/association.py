@@ -40,8 +40,8 @@ def _upcast(x: Tensor) -> Tensor:
 __all__ = [
     'block_logits', 'block_logits_absorbed', 'block_superpixel_update', 'block_unfold',
     'blocks_to_association', 'association_to_blocks', 'association_logits',
-    'association_weights', 'superpixel_update', 'unfold_superpixels', 'merge_heads',
-    'candidate_softmax'
+    'association_weights', 'superpixel_update', 'unfold_superpixels', 'unfold_with_logits',
+    'merge_heads', 'candidate_softmax'
 ]
 
 
@@ -297,7 +297,10 @@ def superpixel_update(logits: Tensor, pixel_value: Tensor, stride: int) -> Tenso
     return heads_to_grid(update)
 
 
-def unfold_superpixels(weights: Tensor, superpixel_value: Tensor, stride: int) -> Tensor:
+def unfold_superpixels(weights: Tensor,
+                       superpixel_value: Tensor,
+                       stride: int,
+                       channels_last: bool = False) -> Tensor:
     """Each pixel's association-weighted combination of its 9 candidates' vectors.
 
     Args:
@@ -305,24 +308,49 @@ def unfold_superpixels(weights: Tensor, superpixel_value: Tensor, stride: int) -
         superpixel_value (Tensor): (B, C, h, w) superpixel features or logits; ``C``
             divisible by ``M`` (head ``m`` combines channel group ``m``).
         stride (int): superpixel cell size.
+        channels_last (bool): return the map in ``torch.channels_last`` memory format (the
+            same values, written there directly).
 
     Returns:
         Tensor: (B, C, H, W).
     """
-    if weights.dim() != 5:
-        raise ValueError(f'unfold_superpixels: weights must be (B, M, 9, H, W), '
-                         f'got {tuple(weights.shape)}')
-    grid = SuperpixelGrid(int(weights.shape[3]), int(weights.shape[4]), stride)
+    return _unfold(weights, superpixel_value, stride, channels_last, softmax=False,
+                   what='unfold_superpixels')
+
+
+def unfold_with_logits(logits: Tensor,
+                       superpixel_value: Tensor,
+                       stride: int,
+                       channels_last: bool = False) -> Tensor:
+    """``unfold_superpixels(association_weights(logits), superpixel_value, stride)``.
+
+    The softmax over the 9 candidates runs in the block layout (:func:`candidate_softmax`),
+    so the weights never exist in the (B, M, 9, H, W) layout. Same arguments and result as
+    :func:`unfold_superpixels`, with association logits (``-inf`` = invalid) for weights.
+    """
+    return _unfold(logits, superpixel_value, stride, channels_last, softmax=True,
+                   what='unfold_with_logits')
+
+
+def _unfold(assoc: Tensor, superpixel_value: Tensor, stride: int, channels_last: bool,
+            softmax: bool, what: str) -> Tensor:
+    """Checks, then :func:`block_unfold` of the (soft-maxed) association in block layout."""
+    kind = 'logits' if softmax else 'weights'
+    if assoc.dim() != 5:
+        raise ValueError(f'{what}: {kind} must be (B, M, 9, H, W), got {tuple(assoc.shape)}')
+    grid = SuperpixelGrid(int(assoc.shape[3]), int(assoc.shape[4]), stride)
     if superpixel_value.dim() != 4 or tuple(superpixel_value.shape[2:]) != (grid.rows, grid.cols):
-        raise ValueError(f'unfold_superpixels: superpixels {tuple(superpixel_value.shape)} do not '
-                         f'match the ({grid.rows}, {grid.cols}) grid of weights '
-                         f'{tuple(weights.shape)} at stride {stride}')
-    if weights.shape[0] != superpixel_value.shape[0]:
-        raise ValueError(f'unfold_superpixels: batch mismatch {tuple(weights.shape)} vs '
+        raise ValueError(f'{what}: superpixels {tuple(superpixel_value.shape)} do not '
+                         f'match the ({grid.rows}, {grid.cols}) grid of {kind} '
+                         f'{tuple(assoc.shape)} at stride {stride}')
+    if assoc.shape[0] != superpixel_value.shape[0]:
+        raise ValueError(f'{what}: batch mismatch {tuple(assoc.shape)} vs '
                          f'{tuple(superpixel_value.shape)}')
-    _check_association(weights, weights, 'unfold_superpixels')
-    num_heads = weights.shape[1]
-    _check_heads(superpixel_value.shape[1], num_heads, 'unfold_superpixels')
-    out = block_unfold(association_to_blocks(weights, grid),
-                       grid_to_heads(superpixel_value, num_heads))
-    return from_blocks(out, grid)
+    _check_association(assoc, assoc, what)
+    num_heads = assoc.shape[1]
+    _check_heads(superpixel_value.shape[1], num_heads, what)
+    blocks = association_to_blocks(assoc, grid)
+    if softmax:
+        blocks = candidate_softmax(blocks)
+    out = block_unfold(blocks, grid_to_heads(superpixel_value, num_heads))
+    return from_blocks(out, grid, channels_last)

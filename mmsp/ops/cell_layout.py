@@ -34,15 +34,10 @@ def from_cells(xc: Tensor, grid: SuperpixelGrid, channels_last: bool = False) ->
     """Inverse of :func:`to_cells`: (B, h, w, s*s, C) to a (B, C, H, W) map, padding cropped.
 
     The result is contiguous, in ``torch.channels_last`` memory format if ``channels_last``
-    (the same values; one copy fewer, and depthwise convs are much faster on it on CPU).
+    (the same values; one copy fewer, and depthwise convs are much faster on it on CPU). The
+    one-head case of :func:`from_blocks`.
     """
-    b, h, w, _, c = xc.shape
-    s = grid.stride
-    # rows of whole cells first (contiguous runs of s*C), then one channels-last -> NCHW move
-    x = xc.reshape(b, h, w, s, s * c).transpose(2, 3).reshape(b, h * s, w * s, c)
-    x = x.permute(0, 3, 1, 2)[:, :, :grid.height, :grid.width]
-    return x.contiguous(memory_format=torch.channels_last if channels_last else
-                        torch.contiguous_format)
+    return from_blocks(xc.unsqueeze(1), grid, channels_last)
 
 
 def cell_heads(xc: Tensor, num_heads: int) -> Tensor:

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mmsp.ops import (SuperpixelGrid, association_logits, association_weights, merge_heads,
-                      superpixel_update, unfold_superpixels)
+                      superpixel_update, unfold_superpixels, unfold_with_logits)
 from mmsp.ops.reference import (dense_association_logits, dense_superpixel_update, dense_unfold,
                                 neighbor_pair_mask)
 
@@ -46,6 +46,12 @@ def test_update_and_unfold_match_dense_reference(h, w, s, m):
     ours = unfold_superpixels(association_weights(association_logits(pix, sp, s, m)), sv, s)
     ref = dense_unfold(pix, sp, sv, s, m)
     torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+    # the same from the logits (softmax in block layout), also written channels-last
+    for channels_last in (False, True):
+        fused = unfold_with_logits(association_logits(pix, sp, s, m), sv, s, channels_last)
+        assert fused.is_contiguous(
+            memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        torch.testing.assert_close(fused, ref, atol=1e-5, rtol=1e-5)
 
 
 def test_border_candidates_masked_and_rows_normalised():
@@ -127,6 +133,14 @@ def test_bad_inputs_name_the_shapes():
         superpixel_update(logits, pv[:, :, :7], 4)
     with pytest.raises(ValueError, match='do not match'):
         unfold_superpixels(association_weights(logits), sv[:, :, :1], 4)
+    with pytest.raises(ValueError, match=r'unfold_with_logits: superpixels .* do not match'):
+        unfold_with_logits(logits, sv[:, :, :1], 4)
+    with pytest.raises(ValueError, match=r'unfold_with_logits: batch mismatch'):
+        unfold_with_logits(logits, sv[:1], 4)
+    with pytest.raises(ValueError, match=r'unfold_with_logits: logits must be \(B, M, 9'):
+        unfold_with_logits(logits[0], sv, 4)
+    with pytest.raises(ValueError, match='heads'):
+        unfold_with_logits(torch.cat([logits, logits], 1), sv, 4)  # 4 heads, 6 channels
     with pytest.raises(ValueError, match='batch'):
         association_logits(pix, sp[:1], 4)
 

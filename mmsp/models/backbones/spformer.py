@@ -11,8 +11,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmsp.models.layers import build_norm2d
-from mmsp.ops import (association_to_superpixels, association_weights, merge_heads,
-                      unfold_superpixels)
+from mmsp.ops import association_to_superpixels, merge_heads, unfold_with_logits
 from .pos_embed import resize_pos_embed, square_grid
 from .spformer_arch import resolve_arch, resolve_stride
 from .spformer_stage import SPFormerStage
@@ -269,8 +268,8 @@ class SPFormer(BaseModule):
             fmap = self.out_norms[i](t).transpose(1, 2).reshape(b, c, h, w)
             if self.unfold_outputs:
                 assoc = associations[self.stage_of_block(index)]
-                weights = association_weights(merge_heads(assoc).unsqueeze(1))
-                fmap = unfold_superpixels(weights, fmap, self.cell_size).to(fmap.dtype)
+                fmap = unfold_with_logits(merge_heads(assoc).unsqueeze(1), fmap,
+                                          self.cell_size).to(fmap.dtype)
             outs.append(fmap)
         if self.out_pixels:
             outs.insert(0, self.pixel_norm(x))

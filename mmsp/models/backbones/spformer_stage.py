@@ -9,9 +9,8 @@ from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor, nn
 
 from mmsp.models.layers import SuperpixelCrossAttention, build_norm2d, pointwise_conv_norm
-from mmsp.ops import NUM_NEIGHBORS, SuperpixelGrid, block_unfold, from_blocks
-from mmsp.ops.association import association_to_blocks, candidate_softmax
-from mmsp.ops.cell_layout import cell_heads, grid_to_cells
+from mmsp.ops import NUM_NEIGHBORS, SuperpixelGrid, unfold_with_logits
+from mmsp.ops.cell_layout import grid_to_cells
 from .pos_embed import resize_pos_embed
 from .vit_block import TransformerBlock
 
@@ -50,7 +49,7 @@ class PixelUnfolding(nn.Module):
         self.gamma = nn.Parameter(torch.full((pixel_channels, ), float(layer_scale_init)))
 
     def forward(self, x: Tensor, z: Tensor, association: Tensor) -> Tensor:
-        grid = SuperpixelGrid.from_tensors(x, z, self.stride, type(self).__name__)
+        SuperpixelGrid.from_tensors(x, z, self.stride, type(self).__name__)  # checks z's grid
         heads = association.shape[1] if association.dim() == 5 else 0
         if (association.dim() != 5 or association.shape[0] != x.shape[0]
                 or association.shape[2] != NUM_NEIGHBORS
@@ -59,15 +58,13 @@ class PixelUnfolding(nn.Module):
             raise ValueError(f'{type(self).__name__}: association {tuple(association.shape)} '
                              f'must be (B, M, 9, H, W) for pixels {tuple(x.shape)} with M '
                              f'dividing {self.proj.out_channels} channels')
-        # The same computation as ``unfold_superpixels(association_weights(association),
-        # norm(proj(z)), s)``, kept in the block layout: the projection runs channels-last on
-        # the h*w superpixels, the softmax over the 9 candidates in block layout, and the
-        # update goes straight into x's memory format with one addcmul (no NCHW round trip).
+        # The projection runs channels-last on the h*w superpixels (a (B, Cp, h, w) view of
+        # it is unfolded), and the update is made in x's memory format and added with one
+        # addcmul (no NCHW round trip).
         values = pointwise_conv_norm(grid_to_cells(z), z, None, self.proj, self.norm)
-        weights = candidate_softmax(association_to_blocks(association, grid))
-        update = block_unfold(weights, cell_heads(values, heads))  # (B, M, h, w, s*s, Cp / M)
-        update = from_blocks(
-            update, grid, channels_last=x.is_contiguous(memory_format=torch.channels_last))
+        update = unfold_with_logits(
+            association, values.permute(0, 3, 1, 2), self.stride,
+            channels_last=x.is_contiguous(memory_format=torch.channels_last))
         return torch.addcmul(x, self.gamma.view(1, -1, 1, 1), update.to(x.dtype))
 
 

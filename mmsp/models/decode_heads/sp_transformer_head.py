@@ -8,8 +8,7 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from mmsp.ops import (SuperpixelGrid, association_weights, merge_heads, unfold_superpixels,
-                      upsample_association)
+from mmsp.ops import SuperpixelGrid, merge_heads, unfold_with_logits, upsample_association
 from mmsp.ops.cell_layout import to_cells
 from ..layers import SuperpixelCrossAttention, add_position_encoding, build_norm2d
 from .pixel_fusion import HypercolumnFusion
@@ -44,7 +43,7 @@ class SPTransformerHead(BaseDecodeHead):
     6. **Projection to pixels** (spec 3.6/A4): the last tokenisation layer's association
        logits ``A`` (B, M, 9, H, W) are merged over heads (``sum / sqrt(M)``), normalised over
        the 9 candidates, and every pixel takes the weighted combination of its 9 neighbouring
-       superpixels' logits (:func:`mmsp.ops.unfold_superpixels`). ``upsample_mode='bilinear'``
+       superpixels' logits (:func:`mmsp.ops.unfold_with_logits`). ``upsample_mode='bilinear'``
        is the ablation that resizes the superpixel logits bilinearly instead. With
        ``association_upsample=f > 1`` the association logits are first upsampled inside each
        superpixel window (:func:`mmsp.ops.upsample_association`) so the logits come out at
@@ -284,7 +283,7 @@ class SPTransformerHead(BaseDecodeHead):
         merged = merge_heads(association).unsqueeze(1)  # (B, 1, 9, H, W)
         if f > 1:
             merged = upsample_association(merged, s, f)
-        return unfold_superpixels(association_weights(merged), superpixel_logits, s * f)
+        return unfold_with_logits(merged, superpixel_logits, s * f)
 
     def forward_with_association(self, inputs: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
         """Logits and the last tokenisation layer's association logits.
