@@ -146,12 +146,8 @@ def make_inputs(batch: int, height: int = 56, width: int = 56, stride: int = 4,
     g = torch.Generator().manual_seed(seed)
     grid = SuperpixelGrid(height, width, stride)
     h, w, p = grid.rows, grid.cols, stride * stride
-    cells = torch.randn(batch, h, w, p, channels, generator=g)
-    for i in range(h):  # padding slots of partial cells are zero, as mmsp's to_cells makes them
-        for j in range(w):
-            for k in range(p):
-                if i * stride + k // stride >= height or j * stride + k % stride >= width:
-                    cells[:, i, j, k] = 0
+    # padding slots of partial cells are zero, as mmsp's to_cells makes them
+    cells = torch.randn(batch, h, w, p, channels, generator=g) * grid.pixel_mask()[..., None]
     x = torch.randn(batch, channels, height, width, generator=g)
     return dict(
         cells=cells,
