@@ -3,6 +3,7 @@ import copy
 import os
 from pathlib import Path
 
+import mmpretrain.models  # noqa: F401  (a required package: missing is a failure)
 import numpy as np
 import pytest
 import torch
@@ -11,8 +12,6 @@ from PIL import Image
 
 from mmsp.models.backbones import SPFormer
 from mmsp.utils import build_model_from_config
-
-pytest.importorskip('mmpretrain.models')
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIGS = sorted(
@@ -85,8 +84,8 @@ def test_variants_resolve_to_the_paper_models():
 
 
 def test_segmentor_loss_backward():
-    from mmseg.structures import SegDataSample
     from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
     cfg = Config.fromfile(
         str(REPO / 'configs' / 'spformer' / 'spformer-s_mln_upernet_8xb2-160k_ade20k-512x512.py'))
     cfg.model.backbone.init_cfg = None
