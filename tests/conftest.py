@@ -43,3 +43,24 @@ def _few_threads():
     torch.set_num_threads(min(prev, 2))
     yield
     torch.set_num_threads(prev)
+
+
+@pytest.fixture(scope='session')
+def cpu_kernels():
+    """``mmsp.ops.cpu_kernels`` with its C++ kernels built (~30 s the first time); skips where
+    no C++ compiler or ninja is found (the library then falls back to the PyTorch ops)."""
+    import shutil
+
+    from torch.utils.cpp_extension import verify_ninja_availability
+
+    from mmsp.ops import cpu_kernels as module
+    try:
+        verify_ninja_availability()
+    except RuntimeError:
+        pytest.skip('the fused CPU kernels need ninja')
+    if shutil.which('c++') is None:
+        pytest.skip('the fused CPU kernels need a C++ compiler')
+    with module.use_cpu_kernels(True):
+        if module.load_cpu_kernels() is None:
+            pytest.fail('the fused CPU kernels did not build (see the warning)')
+    return module

@@ -22,7 +22,7 @@ tensor is ever built at pixel resolution. Softmaxes run in float32 (also under a
 There is no data-dependent Python control flow.
 """
 import math
-from typing import Optional
+from typing import List, Optional
 
 import torch
 from torch import Tensor
@@ -38,8 +38,8 @@ def _upcast(x: Tensor) -> Tensor:
 
 
 __all__ = [
-    'block_logits', 'block_logits_absorbed', 'block_superpixel_update', 'block_unfold',
-    'blocks_to_association', 'association_to_blocks', 'association_logits',
+    'block_logits', 'block_logits_absorbed', 'absorbed_logit_rows', 'block_superpixel_update',
+    'block_unfold', 'blocks_to_association', 'association_to_blocks', 'association_logits',
     'association_weights', 'superpixel_update', 'unfold_superpixels', 'unfold_with_logits',
     'merge_heads', 'candidate_softmax'
 ]
@@ -107,15 +107,8 @@ def block_logits_absorbed(pixels: Tensor,
         (B, h, w, s*s, 9, H) tensor), ``-inf`` at candidates outside the grid.
     """
     b, h, w, heads, c = keys.shape
-    cells, p = b * h * w, pixels.shape[3]
     on = gather_neighbors(offsets.reshape(b, 1, h, w, heads))  # (B, 1, h, w, 9, H)
-    # per candidate row dy: (s*s x C) @ (C x 3H) with the keys read in place (candidate_rows)
-    rows = [
-        torch.matmul(pixels.reshape(cells, p, c),
-                     keys_dy.reshape(cells, 3 * heads, c).transpose(-1, -2))
-        for keys_dy in candidate_rows(keys.reshape(b, h, w, heads * c))
-    ]
-    logits = torch.stack(rows, dim=2)  # (B*h*w, s*s, 3 dy, 3 dx * H)
+    logits = torch.stack(absorbed_logit_rows(pixels, keys), dim=2)  # (B*h*w, s*s, 3, 3 H)
     logits, on = _upcast(logits.view(b, h, w, -1, 9, heads)), on.view(b, h, w, 1, 9, heads)
     if pixel_scale is None:
         logits = logits + on
@@ -123,6 +116,28 @@ def block_logits_absorbed(pixels: Tensor,
         logits = torch.addcmul(on.to(logits.dtype), logits,
                                pixel_scale[..., None].to(logits.dtype))
     return _mask_outside(logits.permute(0, 5, 1, 2, 3, 4), grid)
+
+
+def absorbed_logit_rows(pixels: Tensor, keys: Tensor) -> List[Tensor]:
+    """The products ``<keys_c, u_p>`` of :func:`block_logits_absorbed`, per candidate row.
+
+    Args:
+        pixels (Tensor): (B, h, w, s*s, C) pixel vectors (cell layout, contiguous).
+        keys (Tensor): (B, h, w, H, C) per-superpixel keys of ``H`` (pseudo-)heads.
+
+    Returns:
+        list[Tensor]: for ``dy = -1, 0, 1`` a (B*h*w, s*s, 3H) matmul output, column
+        ``dx * H + k`` the candidate ``(dy, dx)`` and head ``k``; candidates outside the grid
+        hold unspecified finite values (:func:`~mmsp.ops.grid.candidate_rows`).
+    """
+    b, h, w, heads, c = keys.shape
+    cells, p = b * h * w, pixels.shape[3]
+    # per candidate row dy: (s*s x C) @ (C x 3H) with the keys read in place (candidate_rows)
+    return [
+        torch.matmul(pixels.reshape(cells, p, c),
+                     keys_dy.reshape(cells, 3 * heads, c).transpose(-1, -2))
+        for keys_dy in candidate_rows(keys.reshape(b, h, w, heads * c))
+    ]
 
 
 def _mask_outside(logits: Tensor, grid: SuperpixelGrid) -> Tensor:

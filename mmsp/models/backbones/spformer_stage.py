@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from mmsp.models.layers import SuperpixelCrossAttention, build_norm2d, pointwise_conv_norm
 from mmsp.ops import NUM_NEIGHBORS, SuperpixelGrid, unfold_with_logits
 from mmsp.ops.cell_layout import grid_to_cells
+from mmsp.ops.cpu_kernels import cpu_kernels_apply, unfold_logits
 from .pos_embed import resize_pos_embed
 from .vit_block import TransformerBlock
 
@@ -62,9 +63,12 @@ class PixelUnfolding(nn.Module):
         # it is unfolded), and the update is made in x's memory format and added with one
         # addcmul (no NCHW round trip).
         values = pointwise_conv_norm(grid_to_cells(z), z, None, self.proj, self.norm)
-        update = unfold_with_logits(
-            association, values.permute(0, 3, 1, 2), self.stride,
-            channels_last=x.is_contiguous(memory_format=torch.channels_last))
+        channels_last = x.is_contiguous(memory_format=torch.channels_last)
+        if cpu_kernels_apply(x, values, association, self.gamma):  # one pass, same function
+            out = unfold_logits(association, values, self.stride, x=x, gamma=self.gamma)
+            return out if channels_last else out.contiguous()
+        update = unfold_with_logits(association, values.permute(0, 3, 1, 2), self.stride,
+                                    channels_last=channels_last)
         return torch.addcmul(x, self.gamma.view(1, -1, 1, 1), update.to(x.dtype))
 
 

@@ -72,6 +72,19 @@ def pointwise_conv_norm(xc: Tensor, nchw: Tensor, grid: Optional[SuperpixelGrid]
 QR_MIN_POSITIONS_PER_OUTPUT = 16
 
 
+def centre_weight(weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
+    """``Wc = W' - mean_rows(W')`` (O, I[+1]) with ``W' = [W, c]`` for a bias ``c``: the
+    centred weight of :func:`layer_norm_factors` (``y - mean(y) = Wc x'``)."""
+    if bias is not None:
+        weight = torch.cat([weight, bias[:, None]], dim=1)
+    return weight - weight.mean(0, keepdim=True)
+
+
+def output_covariance(centred: Tensor) -> Tensor:
+    """``G = Wc^T Wc / O`` (I, I), positive semi-definite: ``var(y) = x^T G x``."""
+    return centred.t() @ centred / centred.shape[0]
+
+
 def _inverse_std(x: Tensor, centred: Tensor, eps: float) -> Tensor:
     """``1 / sqrt(var + eps)`` (..., 1) of the outputs ``Wc x`` over their ``O`` channels.
 
@@ -88,8 +101,7 @@ def _inverse_std(x: Tensor, centred: Tensor, eps: float) -> Tensor:
     positions = x.numel() // max(x.shape[-1], 1)
     if (torch.is_grad_enabled() and (x.requires_grad or centred.requires_grad)) or \
             positions < QR_MIN_POSITIONS_PER_OUTPUT * outputs:
-        cov = centred.t() @ centred / outputs  # (I, I), positive semi-definite
-        var = (F.linear(x, cov) * x).sum(-1, keepdim=True)
+        var = (F.linear(x, output_covariance(centred)) * x).sum(-1, keepdim=True)
     else:
         work = torch.promote_types(centred.dtype, torch.float32)  # no half-precision QR
         factor = torch.linalg.qr(centred.to(work), mode='r').R.to(centred.dtype)
@@ -129,8 +141,7 @@ def layer_norm_factors(x: Tensor,
                          f'outputs is needed, got {norm}')
     if bias is not None:
         x = torch.cat([x, x.new_ones(x.shape[:-1] + (1, ))], dim=-1)
-        weight = torch.cat([weight, bias[:, None]], dim=1)
-    centred = weight - weight.mean(0, keepdim=True)
+    centred = centre_weight(weight, bias)
     return x, _inverse_std(x, centred, norm.eps), centred
 
 
@@ -148,6 +159,7 @@ def layer_norm_of_linear(x: Tensor,
 
 
 __all__ = [
-    'LayerNorm2d', 'build_norm2d', 'is_pointwise_norm', 'layer_norm_factors',
+    'LayerNorm2d', 'build_norm2d', 'is_pointwise_norm', 'centre_weight', 'output_covariance',
+    'layer_norm_factors',
     'layer_norm_of_linear', 'pointwise_conv_norm'
 ]

@@ -11,10 +11,11 @@ from torch import Tensor, nn
 from mmsp.ops import (SuperpixelGrid, block_logits, block_logits_absorbed,
                       block_superpixel_update, block_unfold, blocks_to_association, from_blocks,
                       heads_to_grid)
-from mmsp.ops.association import candidate_softmax
+from mmsp.ops.association import absorbed_logit_rows, candidate_softmax
+from mmsp.ops.cpu_kernels import cpu_kernels_apply, sca_cell_pass, sca_window_sum
 from mmsp.ops.cell_layout import cell_heads, grid_to_cells, to_cells
-from .norm import (LayerNorm2d, build_norm2d, is_pointwise_norm, layer_norm_factors,
-                   pointwise_conv_norm)
+from .norm import (LayerNorm2d, build_norm2d, centre_weight, is_pointwise_norm,
+                   layer_norm_factors, output_covariance, pointwise_conv_norm)
 
 
 def add_position_encoding(conv: Optional[nn.Conv2d], x: Tensor) -> Tensor:
@@ -219,6 +220,38 @@ class SuperpixelCrossAttention(BaseModule):
         heads = paired.shape[-1] * self.num_heads // self.pixel_channels
         return block_logits(cell_heads(px_qk, heads), cell_heads(paired, heads), grid, self.scale)
 
+    def _fused_forward(self, x: Tensor, z: Tensor, xc: Tensor, sp: Tensor, grid: SuperpixelGrid,
+                       return_association: bool) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+        """The rest of :meth:`forward` through the fused CPU passes (absorbed keys, LN2d,
+        float32 inference: :func:`~mmsp.ops.cpu_kernels.cpu_kernels_apply`).
+
+        The matmuls before it stay in PyTorch: ``G x`` for the LN statistics (``G = Wc^T Wc /
+        O``) and the absorbed-key logit rows. Then :func:`~mmsp.ops.cpu_kernels.sca_cell_pass`
+        does the rest per cell (both softmaxes, the pixel update and the weighted pixel sums of
+        the superpixel update), and
+        :func:`~mmsp.ops.cpu_kernels.sca_window_sum` normalises the superpixel update over
+        each window. The same function as the PyTorch ops up to float rounding
+        (``tests/test_models/test_layers/test_sca_fused_pass.py``).
+        """
+        cp, m, norm = self.pixel_channels, self.num_heads, self.pixel_norm
+        split = 2 * cp if self.update_pixels else cp
+        b, h, w, p, c = xc.shape
+        centred = centre_weight(self.pixel_qkv.weight.flatten(1))
+        px = _FactorisedPixels(xc, None, centred * norm.weight[:, None], norm.bias)
+        keys, offsets = px.keys(self._paired_superpixels(sp) * self.scale, split * m // cp)
+        cells = xc.reshape(b * h * w, p, c)
+        fused = sca_cell_pass(
+            absorbed_logit_rows(xc, keys), offsets, F.linear(cells, output_covariance(centred)),
+            cells, norm.eps, grid, m,
+            values=sp[..., 2 * cp:] if self.update_pixels else None,
+            x=x if self.update_pixels else None,
+            gamma=self.gamma_pixel if self.update_pixels else None,
+            export_association=return_association)
+        dz = px.values(
+            split, sca_window_sum(fused['sums'], fused['cell_max'], fused['cell_sum'], grid))
+        z = torch.addcmul(z, self.gamma_superpixel.view(1, -1, 1, 1), heads_to_grid(dz))
+        return (fused['x'] if self.update_pixels else x), z, fused['association']
+
     def init_weights(self) -> None:
         super().init_weights()
         if self.init_cfg is not None:
@@ -268,11 +301,15 @@ class SuperpixelCrossAttention(BaseModule):
         sp = pointwise_conv_norm(grid_to_cells(ze), ze, None, self.superpixel_qkv,
                                  self.superpixel_norm)
         # sp: (B, h, w, q[, k, v]) channels last; the pixel outputs are [q,] k, v
+        absorbed = grid.stride**2 >= self.ABSORB_MIN_CELL_PIXELS
+        if absorbed and isinstance(self.pixel_norm, LayerNorm2d) and \
+                cpu_kernels_apply(x, z, xc, *self.parameters()):
+            return self._fused_forward(x, z, xc, sp, grid, return_association)
         if is_pointwise_norm(self.pixel_norm):
             # Factorised pixel projections (_FactorisedPixels): no (B, H, W, 2Cp + Cs) map;
             # values are averaged at width Cp, queries/keys projected or absorbed.
             px = _factorise_pixels(xc, self.pixel_qkv, self.pixel_norm)
-            if grid.stride**2 >= self.ABSORB_MIN_CELL_PIXELS:
+            if absorbed:
                 # one set of absorbed keys for all pseudo-heads (_paired_superpixels)
                 keys, offsets = px.keys(self._paired_superpixels(sp) * self.scale,
                                         split * m // cp)

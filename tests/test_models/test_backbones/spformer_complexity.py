@@ -9,7 +9,8 @@ Used by ``test_spformer_complexity.py`` and runnable on its own to print the tab
 mmengine's counter has no handle for the fused ``aten::scaled_dot_product_attention`` that both
 mmpretrain's DeiT and SPFormer's ViT blocks use, so ``get_model_complexity_info`` leaves the
 self-attention matmuls out (spec 3.7, "SDPA not counted"); :func:`complexity` also reports the
-total with a handle that counts them (``2 * B * heads * N^2 * d`` MACs).
+total with a handle that counts them (``2 * B * heads * N^2 * d`` MACs,
+:func:`mmsp.utils.sdpa_flop_jit`).
 
 The counter sees what the code computes. SPFormer's SCA layers absorb the pixel key/query
 projections into the superpixels (``SuperpixelCrossAttention.ABSORB_MIN_CELL_PIXELS``; the
@@ -20,14 +21,15 @@ the form of the reference code whose FLOPs the paper reports.
 import contextlib
 import logging
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, Tuple
 
 import torch
 from mmengine.analysis import FlopAnalyzer, get_model_complexity_info
-from mmengine.analysis.jit_handles import get_shape
 from mmengine.config import Config
 from mmengine.hub import get_config
 from mmengine.logging import MMLogger
+
+from mmsp.utils import sdpa_flop_jit
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -43,14 +45,6 @@ MODELS: Dict[str, Tuple[str, int, float, float]] = {
     'DeiT-S': ('mmpretrain::deit/deit-small_4xb256_in1k.py', 224, 22., 4.6),
     'DeiT-B': ('mmpretrain::deit/deit-base_16xb64_in1k.py', 224, 87., 17.6),
 }
-
-
-def sdpa_flop_jit(inputs: List, outputs: List) -> int:
-    """MACs of ``softmax(q k^T) v``: ``q k^T`` and ``attn v``, ``B * heads * N * M * d`` each."""
-    q, v = get_shape(inputs[0]), get_shape(inputs[2])
-    *batch, n, d = q
-    m, dv = v[-2], v[-1]
-    return int(torch.tensor(batch).prod()) * n * m * (d + dv)
 
 
 def build_classifier(config: str) -> torch.nn.Module:

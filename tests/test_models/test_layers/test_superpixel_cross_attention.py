@@ -234,3 +234,47 @@ def test_association_export_can_be_skipped():
     x2, z2, none = layer(x, z, return_association=False)
     assert none is None
     assert torch.equal(x2, full[0]) and torch.equal(z2, full[1])
+
+
+# cases for the fused CPU pass: cells of >= 16 pixels (absorbed keys), exact and padded grids,
+# the widths the kernel specialises (C/M = 16, 32) and a generic one (20), 1-3 heads
+FUSED_CASES = CASES + [(64, 96, 2, 4, 9, 14, 2), (48, 24, 3, 4, 12, 8, 1),
+                       (40, 16, 2, 4, 8, 11, 1), (32, 32, 1, 8, 17, 16, 2)]
+
+
+@pytest.mark.parametrize('scale', [1.0, 8.0])
+@pytest.mark.parametrize('update_pixels', [True, False])
+@pytest.mark.parametrize('case', FUSED_CASES)
+def test_fused_cpu_pass_matches_reference(cpu_kernels, monkeypatch, case, update_pixels, scale):
+    """float32 inference of an absorbed-key LN2d layer takes the fused C++ pass
+    (mmsp.ops.cpu_kernels): the same outputs as the float64 dense reference (``scale``
+    widens the logit ranges), the exported association included; smaller cells keep the
+    PyTorch ops."""
+    import mmsp.models.layers.superpixel_cross_attention as sca_module
+    calls = []
+    monkeypatch.setattr(sca_module, 'sca_cell_pass',
+                        lambda *a, **k: calls.append(1) or cpu_kernels.sca_cell_pass(*a, **k))
+    cp, cs, m, s, height, width, batch = case
+    ref_layer = _layer(cp, cs, m, s, update_pixels).eval()
+    with torch.no_grad():  # LN gains x scale: logits x scale^2 (ranges of hundreds at 8)
+        ref_layer.pixel_norm.weight.mul_(scale)
+        ref_layer.superpixel_norm.weight.mul_(scale)
+    layer = SuperpixelCrossAttention(cp, cs, m, s, layer_scale_init=0.5,
+                                     update_pixels=update_pixels).eval()
+    layer.load_state_dict(ref_layer.state_dict())
+    x, z = (t.detach() for t in _inputs(cp, cs, s, height, width, batch))
+    with torch.no_grad(), cpu_kernels.use_cpu_kernels(True):
+        ours = layer(x.float(), z.float())
+        no_assoc = layer(x.float(), z.float(), return_association=False)
+        ref = reference_sca(ref_layer, x, z)
+    assert bool(calls) == (s * s >= SuperpixelCrossAttention.ABSORB_MIN_CELL_PIXELS)
+    assert ours[0].is_contiguous(memory_format=torch.channels_last)
+    assert ours[1].is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(torch.isinf(ours[2]), torch.isinf(ref[2]))
+    for a, r in zip(ours, ref):
+        finite = torch.isfinite(r)
+        torch.testing.assert_close(a[finite].double(), r[finite], atol=5e-5 * scale,
+                                   rtol=1e-4)
+    assert no_assoc[2] is None
+    torch.testing.assert_close(no_assoc[0], ours[0], atol=0, rtol=0)
+    torch.testing.assert_close(no_assoc[1], ours[1], atol=0, rtol=0)

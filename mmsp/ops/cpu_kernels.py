@@ -1,0 +1,227 @@
+"""Fused C++ kernels for CPU inference, built on first use.
+
+:func:`sca_cell_pass` is the element-wise part of one absorbed-key
+:class:`~mmsp.models.layers.SuperpixelCrossAttention` layer, fused per superpixel cell
+(``csrc/sca_cell_pass.cpp``): the LN scale and the logits of every pixel from the absorbed-key
+matmul rows, both softmaxes, the pixel update with its residual, the per-cell sums of the
+superpixel update and the exported association; :func:`sca_window_sum` then normalises the
+superpixel update over each window, and :func:`unfold_logits` is SPFormer's pixel unfolding.
+The matrix products before it (``G x`` for the LN statistics, the logit rows) stay in
+PyTorch (MKL). On SPFormer-S's
+56 x 56 pixel map it replaces about 40 PyTorch ops per layer (``docs/sca-speed.md``, round 5).
+
+It is used only where it computes the same function: inference (no autograd graph), float32
+CPU tensors, LN2d-normalised layers with absorbed keys, not while tracing or compiling (the
+FLOP counter traces the plain ops). Everywhere else the PyTorch ops run.
+
+**Build.** The first call compiles the kernel with :func:`torch.utils.cpp_extension.load` (a
+C++ compiler and ninja are needed; ~30 s, cached in ``TORCH_EXTENSIONS_DIR``). If that fails,
+a warning is issued once and the PyTorch ops are used. ``MMSP_CPU_KERNELS=0`` in the
+environment (or :func:`use_cpu_kernels` ``(False)``) switches the kernels off.
+"""
+import contextlib
+import os
+import os.path as osp
+import threading
+import warnings
+from typing import Iterator, List, Optional
+
+import torch
+from torch import Tensor
+
+from .grid import SuperpixelGrid
+
+__all__ = [
+    'cpu_kernels_enabled', 'use_cpu_kernels', 'load_cpu_kernels', 'cpu_kernels_apply',
+    'sca_cell_pass', 'sca_window_sum', 'unfold_logits'
+]
+
+_ENV = 'MMSP_CPU_KERNELS'
+_SOURCE = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc', 'sca_cell_pass.cpp')
+_lock = threading.Lock()
+_state = dict(enabled=None, module=None, failed=False)
+
+
+def cpu_kernels_enabled() -> bool:
+    """Whether the fused CPU kernels may be used (``MMSP_CPU_KERNELS`` is not ``0``, unless
+    :func:`use_cpu_kernels` says otherwise)."""
+    if _state['enabled'] is not None:
+        return bool(_state['enabled'])
+    return os.environ.get(_ENV, '1').strip().lower() not in ('0', 'false', 'off', 'no')
+
+
+@contextlib.contextmanager
+def use_cpu_kernels(enabled: bool) -> Iterator[None]:
+    """Switch the fused CPU kernels on or off inside the block (process-wide), e.g. to compare
+    them with the PyTorch ops."""
+    saved = _state['enabled']
+    _state['enabled'] = bool(enabled)
+    try:
+        yield
+    finally:
+        _state['enabled'] = saved
+
+
+def _isa_flags() -> List[str]:
+    """Vector ISA flags the kernel is built with: AVX2 + FMA where this CPU has them
+    (``torch.backends.cpu.get_cpu_capability``), so a build never uses instructions the
+    machine lacks; the build directory is named after them."""
+    capability = torch.backends.cpu.get_cpu_capability()
+    return ['-mavx2', '-mfma'] if capability in ('AVX2', 'AVX512') else []
+
+
+def load_cpu_kernels(verbose: bool = False):
+    """The compiled kernel module, built on the first call; None if it cannot be built
+    (warned once) or the kernels are switched off."""
+    if not cpu_kernels_enabled() or _state['failed']:
+        return None
+    if _state['module'] is not None:
+        return _state['module']
+    with _lock:
+        if _state['module'] is None and not _state['failed']:
+            from torch.utils.cpp_extension import load
+            isa = _isa_flags()
+            try:
+                _state['module'] = load(
+                    name='mmsp_sca_cpu' + ('_avx2' if isa else ''),
+                    sources=[_SOURCE],
+                    extra_cflags=['-O3', '-fopenmp'] + isa,
+                    extra_ldflags=['-fopenmp'],
+                    verbose=verbose)
+            except Exception as e:  # no compiler / ninja, or a failed build
+                _state['failed'] = True
+                warnings.warn(f'mmsp: the fused CPU kernels could not be built ({e!r:.300}); '
+                              f'the PyTorch ops are used instead (set {_ENV}=0 to silence)')
+    return _state['module']
+
+
+def cpu_kernels_apply(*tensors: Tensor) -> bool:
+    """Whether the fused kernels compute the same function on ``tensors`` (the inputs and
+    parameters of the op): float32 CPU tensors, no autograd graph to build, not traced or
+    compiled (the FLOP counter traces the PyTorch ops), not under CPU autocast, the kernels
+    switched on and built."""
+    if not cpu_kernels_enabled() or torch.jit.is_tracing() or torch.compiler.is_compiling():
+        return False
+    if torch.is_autocast_enabled('cpu'):
+        return False
+    if any(t.device.type != 'cpu' or t.dtype != torch.float32 for t in tensors):
+        return False
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return False
+    return load_cpu_kernels() is not None
+
+
+def sca_cell_pass(rows: List[Tensor],
+                  offsets: Tensor,
+                  stat: Tensor,
+                  pixels: Tensor,
+                  eps: float,
+                  grid: SuperpixelGrid,
+                  num_heads: int,
+                  values: Optional[Tensor] = None,
+                  x: Optional[Tensor] = None,
+                  gamma: Optional[Tensor] = None,
+                  export_association: bool = False) -> dict:
+    """The fused element-wise pass of one absorbed-key SCA layer (see the module docstring).
+
+    Args:
+        rows (list[Tensor]): the three ``(B*h*w, s*s, 3K)`` matmul outputs of
+            :func:`~mmsp.ops.association.absorbed_logit_rows` (candidate rows ``dy = -1, 0,
+            1``; column ``dx * K + k``): the products ``<keys_c, x_p>`` of ``K`` pseudo-heads.
+            The logit of pixel ``p`` and candidate ``c`` is ``r_p <keys_c, x_p> + offset_c``.
+        offsets (Tensor): (B, h, w, K) per-superpixel logit offsets.
+        stat (Tensor): (B*h*w, s*s, C_in) ``G x_p`` for the LN statistics: the logits are
+            scaled by ``r_p = 1 / sqrt(x_p^T G x_p + eps)``.
+        pixels (Tensor): (B*h*w, s*s, C_in) the pixels ``x_p`` (cell layout).
+        eps (float): the LN epsilon.
+        grid (SuperpixelGrid): geometry.
+        num_heads (int): ``M``; the superpixel update uses the last ``M`` pseudo-heads, the
+            pixel update (with ``values``) the first ``M``.
+        values (Tensor, optional): (B, h, w, C) superpixel values of the pixel update, head
+            ``m`` the channels ``[m C / M, (m + 1) C / M)``.
+        x (Tensor, optional): (B, C, H, W) pixels the update is added to (with ``values``).
+        gamma (Tensor, optional): (C, ) scale of the pixel update (with ``values``).
+        export_association (bool): also return the superpixel-update logits (B, M, 9, H, W).
+
+    Returns:
+        dict: ``x`` (B, C, H, W) channels-last updated pixels (None without ``values``);
+        ``sums`` (B*h*w, 9M, C_in) ``sum_p exp(logit - max) r_p x_p`` per cell, candidate
+        and head (zero for candidates outside the grid); ``cell_max`` and ``cell_sum``
+        (B*h*w, 9, M) the max over a cell's (real) pixels and the sum of those exponentials
+        (``-inf`` and 0 outside the grid); ``association`` (or None).
+    """
+    module = _module('sca_cell_pass')
+    b, h, w, k = offsets.shape
+    if values is not None:
+        values = values.reshape(b, h, w, num_heads, -1).contiguous()
+        x = x.permute(0, 2, 3, 1).contiguous()
+        gamma = gamma.contiguous()
+    out, sums, cell_max, cell_sum, assoc = module.sca_cell_pass(
+        rows[0], rows[1], rows[2], offsets.contiguous(), stat.contiguous(),
+        pixels.contiguous(), float(eps), grid.height, grid.width, grid.stride, num_heads,
+        values, x, gamma, export_association)
+    return dict(
+        x=out.permute(0, 3, 1, 2) if values is not None else None,
+        sums=sums,
+        cell_max=cell_max,
+        cell_sum=cell_sum,
+        association=assoc if export_association else None)
+
+
+def sca_window_sum(sums: Tensor, cell_max: Tensor, cell_sum: Tensor,
+                   grid: SuperpixelGrid) -> Tensor:
+    """The superpixel update from the per-cell parts of :func:`sca_cell_pass`.
+
+    With ``mx`` the max of a (cell, candidate, head) column's logits, ``cell_sum`` the sum of
+    its ``exp(l - mx)`` and ``sums`` the sum of ``exp(l - mx) r_p x_p`` over the cell's pixels,
+    superpixel ``j`` receives ``sum_n sums(j - offset(n), n) * exp(mx - W_j)``, where ``W_j``
+    is the logsumexp of ``mx + log(cell_sum)`` over its window: the window softmax of
+    :func:`~mmsp.ops.association.block_superpixel_update`, normalised after the sums.
+
+    Args:
+        sums (Tensor): (B*h*w, 9M, C) float32.
+        cell_max (Tensor): (B*h*w, 9, M).
+        cell_sum (Tensor): (B*h*w, 9, M).
+        grid (SuperpixelGrid): geometry.
+
+    Returns:
+        Tensor: (B, M, h, w, C) update of every superpixel (a view of a (B, h, w, M, C)
+        tensor).
+    """
+    out = _module('sca_window_sum').sca_window_sum(sums.contiguous(), cell_max, cell_sum,
+                                                   grid.rows, grid.cols)
+    return out.permute(0, 3, 1, 2, 4)
+
+
+def unfold_logits(association: Tensor,
+                  values: Tensor,
+                  stride: int,
+                  x: Optional[Tensor] = None,
+                  gamma: Optional[Tensor] = None) -> Tensor:
+    """``[x + gamma *] unfold_with_logits(association, values)`` in one pass per pixel row.
+
+    Args:
+        association (Tensor): (B, M, 9, H, W) logits, ``-inf`` outside the grid.
+        values (Tensor): (B, h, w, C) channels-last superpixel values, head ``m`` the channel
+            group ``[m C / M, (m + 1) C / M)``.
+        stride (int): superpixel cell size.
+        x (Tensor, optional): (B, C, H, W) map the unfolded values are added to.
+        gamma (Tensor, optional): (C, ) their scale (with ``x``).
+
+    Returns:
+        Tensor: (B, C, H, W) in channels-last memory format.
+    """
+    b, m = association.shape[:2]
+    values = values.reshape(*values.shape[:3], m, -1).contiguous()
+    if x is not None:
+        x, gamma = x.permute(0, 2, 3, 1).contiguous(), gamma.contiguous()
+    out = _module('unfold_logits').unfold_logits(association.contiguous(), values, stride, x,
+                                                 gamma)
+    return out.permute(0, 3, 1, 2)
+
+
+def _module(what: str):
+    module = load_cpu_kernels()
+    if module is None:
+        raise RuntimeError(f'{what}: the fused CPU kernels are not available')
+    return module

@@ -1,0 +1,58 @@
+"""Multiply-accumulate counts with mmengine's counter, self-attention included.
+
+mmengine's :class:`~mmengine.analysis.FlopAnalyzer` (the fvcore convention: one fused
+multiply-add is one FLOP) has no handle for the fused ``aten::scaled_dot_product_attention``
+that mmpretrain's ViTs and SPFormer's blocks call, so ``get_model_complexity_info`` leaves the
+attention matmuls out. :func:`count_multiply_adds` adds a handle for them
+(:func:`sdpa_flop_jit`), so that models with and without the fused op are counted alike.
+"""
+import logging
+from typing import Dict, List, Tuple
+
+import torch
+from mmengine.analysis import FlopAnalyzer
+from mmengine.analysis.jit_handles import get_shape
+from mmengine.logging import MMLogger
+from torch import nn
+
+__all__ = ['sdpa_flop_jit', 'count_multiply_adds']
+
+
+def sdpa_flop_jit(inputs: List, outputs: List) -> int:
+    """MACs of ``softmax(q k^T) v``: ``q k^T`` and ``attn v``, ``B * heads * N * M * d`` each.
+
+    A FlopAnalyzer op handle for ``aten::scaled_dot_product_attention`` (q: (..., N, d),
+    v: (..., M, d_v); the softmax is not counted, as for every other element-wise op).
+    """
+    q, v = get_shape(inputs[0]), get_shape(inputs[2])
+    *batch, n, d = q
+    m, dv = v[-2], v[-1]
+    return int(torch.tensor(batch).prod()) * n * m * (d + dv)
+
+
+def count_multiply_adds(model: nn.Module, inputs: Tuple) -> Tuple[int, Dict[str, int]]:
+    """Multiply-adds of ``model(*inputs)``, the SDPA matmuls included, in total and by module.
+
+    One trace of :class:`~mmengine.analysis.FlopAnalyzer` under ``torch.no_grad()``; its
+    warnings about uncounted (element-wise) ops and uncalled modules are silenced.
+
+    Args:
+        model (nn.Module): the model (put it in eval mode first for inference counts).
+        inputs (tuple): positional inputs of one forward.
+
+    Returns:
+        tuple: the total and a dict ``module name -> count`` (``''`` is the whole model;
+        submodules by their dotted names, as ``model.named_modules()`` gives them).
+    """
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with torch.no_grad():
+            analyzer = FlopAnalyzer(model, inputs).set_op_handle(
+                'aten::scaled_dot_product_attention', sdpa_flop_jit)
+            analyzer.unsupported_ops_warnings(False)
+            analyzer.uncalled_modules_warnings(False)
+            return analyzer.total(), dict(analyzer.by_module())
+    finally:
+        logger.setLevel(level)

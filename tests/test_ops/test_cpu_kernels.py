@@ -1,0 +1,147 @@
+"""mmsp.ops.cpu_kernels: when the fused C++ passes are used, and that whole models agree.
+
+The kernels' values are tested against float64 references with the layers that use them
+(``test_superpixel_cross_attention.py``, ``test_spformer_stage.py``); here: the switches, the
+fallback when the build fails, the cases that must keep the PyTorch ops (autograd, tracing,
+autocast, other dtypes), a whole SPFormer backbone with and without them, and the kernels'
+argument checks.
+"""
+import warnings
+
+import pytest
+import torch
+
+import mmsp.models.layers.superpixel_cross_attention as sca_module
+from mmsp.models.backbones import SPFormer
+from mmsp.models.layers import SuperpixelCrossAttention
+from mmsp.ops import SuperpixelGrid
+from mmsp.ops import cpu_kernels as ck
+
+
+def _layer(seed=0):
+    torch.manual_seed(seed)
+    layer = SuperpixelCrossAttention(16, 24, 2, 4, layer_scale_init=0.5).eval()
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    return layer
+
+
+def _spy(monkeypatch, kernels):
+    calls = []
+    monkeypatch.setattr(sca_module, 'sca_cell_pass',
+                        lambda *a, **k: calls.append(1) or kernels.sca_cell_pass(*a, **k))
+    return calls
+
+
+def test_switches(monkeypatch):
+    monkeypatch.setenv('MMSP_CPU_KERNELS', '0')
+    assert not ck.cpu_kernels_enabled()
+    with ck.use_cpu_kernels(True):
+        assert ck.cpu_kernels_enabled()
+    assert not ck.cpu_kernels_enabled()
+    assert ck.load_cpu_kernels() is None  # switched off: nothing is built
+    monkeypatch.setenv('MMSP_CPU_KERNELS', '1')
+    assert ck.cpu_kernels_enabled()
+    with ck.use_cpu_kernels(False):
+        assert not ck.cpu_kernels_enabled()
+        assert not ck.cpu_kernels_apply(torch.zeros(1))
+
+
+def test_failed_build_warns_once_and_falls_back(monkeypatch):
+    import torch.utils.cpp_extension as cpp_extension
+
+    def broken(*args, **kwargs):
+        raise RuntimeError('no compiler here')
+
+    monkeypatch.setattr(cpp_extension, 'load', broken)
+    monkeypatch.setattr(ck, '_state', dict(enabled=True, module=None, failed=False))
+    with pytest.warns(UserWarning, match='could not be built'):
+        assert ck.load_cpu_kernels() is None
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # no second warning
+        assert ck.load_cpu_kernels() is None
+        assert not ck.cpu_kernels_apply(torch.zeros(1))
+    layer, x, z = _layer(), torch.randn(1, 16, 8, 8), torch.randn(1, 24, 2, 2)
+    with torch.no_grad():
+        out = layer(x, z)  # the PyTorch ops
+    with ck.use_cpu_kernels(False), torch.no_grad():
+        ref = layer(x, z)
+    for a, r in zip(out, ref):
+        assert torch.equal(a, r)
+
+
+@pytest.mark.filterwarnings('ignore::torch.jit.TracerWarning')
+@pytest.mark.parametrize('case', ['grad', 'float64', 'autocast', 'trace', 'off'])
+def test_pytorch_ops_where_the_kernels_do_not_apply(cpu_kernels, monkeypatch, case):
+    calls = _spy(monkeypatch, cpu_kernels)
+    layer, x, z = _layer(), torch.randn(1, 16, 8, 8), torch.randn(1, 24, 2, 2)
+    with torch.no_grad():
+        layer(x, z)
+    assert calls == [1]  # float32 inference: the fused pass
+    calls.clear()
+    if case == 'grad':
+        out = layer(x, z)
+        out[1].sum().backward()
+        assert layer.gamma_superpixel.grad is not None
+    elif case == 'float64':
+        with torch.no_grad():
+            layer.double()(x.double(), z.double())
+    elif case == 'autocast':
+        with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+            layer(x, z)
+    elif case == 'trace':
+        layer.requires_grad_(False)  # a traced function may not capture trainable tensors
+        with torch.no_grad():
+            torch.jit.trace(lambda a, b: layer(a, b, return_association=False)[:2], (x, z),
+                            check_trace=False)
+    else:
+        with torch.no_grad(), cpu_kernels.use_cpu_kernels(False):
+            layer(x, z)
+    assert calls == []
+
+
+@pytest.mark.parametrize('arch,size', [('tiny', (64, 64)), ('small', (72, 88))])
+def test_spformer_backbone_with_and_without_kernels(cpu_kernels, monkeypatch, arch, size):
+    """A whole backbone (SCA layers, unfolding, association export) agrees with the PyTorch
+    ops, float rounding aside; 88 px is not a multiple of the 16-px superpixel stride."""
+    calls = _spy(monkeypatch, cpu_kernels)
+    torch.manual_seed(0)
+    backbone = SPFormer(arch=arch, img_size=size, out_type='featmap').eval()
+    backbone.init_weights()
+    with torch.no_grad():  # non-trivial LayerScales: the updates matter
+        for name, p in backbone.named_parameters():
+            if 'gamma' in name:
+                p.fill_(0.3)
+    images = torch.rand(2, 3, *size)
+    with torch.no_grad():
+        with cpu_kernels.use_cpu_kernels(False):
+            ref_outs, ref_assocs = backbone.forward_with_association(images)
+        outs, assocs = backbone.forward_with_association(images)
+    assert len(calls) == 4  # every SCA layer
+    for a, r in zip(list(outs) + list(assocs), list(ref_outs) + list(ref_assocs)):
+        assert torch.equal(torch.isinf(a), torch.isinf(r))
+        finite = torch.isfinite(r)
+        torch.testing.assert_close(a[finite], r[finite], atol=1e-4, rtol=1e-4)
+
+
+def test_kernel_argument_checks(cpu_kernels):
+    module = cpu_kernels.load_cpu_kernels()
+    grid = SuperpixelGrid(8, 8, 4)
+    rows = [torch.zeros(4, 16, 12) for _ in range(3)]
+    offsets, cells = torch.zeros(1, 2, 2, 4), torch.zeros(4, 16, 8)
+    cpu_kernels.sca_cell_pass(rows, offsets, cells, cells, 1e-6, grid, 2)  # well-formed
+    with pytest.raises(RuntimeError, match='logit rows'):
+        cpu_kernels.sca_cell_pass([r[:, :8] for r in rows], offsets, cells, cells, 1e-6, grid, 2)
+    with pytest.raises(RuntimeError, match='grid does not match'):
+        cpu_kernels.sca_cell_pass(rows, offsets, cells, cells, 1e-6, SuperpixelGrid(8, 13, 4), 2)
+    with pytest.raises(RuntimeError, match='float32'):
+        cpu_kernels.sca_cell_pass(rows, offsets.double(), cells, cells, 1e-6, grid, 2)
+    with pytest.raises(RuntimeError, match='go together'):
+        module.sca_cell_pass(*rows, offsets, cells, cells, 1e-6, 8, 8, 4, 2, torch.zeros(1),
+                             None, None, False)
+    with pytest.raises(RuntimeError, match='values do not match'):
+        cpu_kernels.unfold_logits(torch.zeros(1, 2, 9, 8, 8), torch.zeros(1, 3, 2, 8), 4)
+    with pytest.raises(RuntimeError, match='sums must be'):
+        module.sca_window_sum(torch.zeros(4, 9, 8), torch.zeros(4, 9, 2), torch.zeros(4, 9, 2),
+                              2, 2)
