@@ -50,6 +50,15 @@ def test_report(capsys, tmp_path):
         result['spformer_ms'])
     assert result['ratio'] == pytest.approx(result['spformer_ms'] / result['reference_ms'])
     assert result['non_vit_budget_ms'] == pytest.approx(1.5 * result['reference_ms'] - vit)
+    # multiply-adds per image: every part counted, the rates follow from them
+    assert all(r['macs'] > 0 for r in result['parts'])
+    assert sum(r['macs'] for r in result['parts']) <= result['spformer_macs']
+    assert result['non_vit_macs'] == result['spformer_macs'] - result['vit_macs']
+    assert result['vit_gmacs'] == pytest.approx(result['vit_macs'] / result['vit_ms'] / 1e6)
+    if result['non_vit_budget_ms'] > 0:
+        assert result['required_non_vit_gmacs'] == pytest.approx(
+            result['non_vit_macs'] / result['non_vit_budget_ms'] / 1e6)
+    assert 'GMAC/s' in text
     assert json.loads(out.read_text())['parts'][0]['part'] == 'stem'
 
 
