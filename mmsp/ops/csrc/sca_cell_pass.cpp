@@ -98,6 +98,23 @@ inline void exp_shifted(float* dst, const float* src, float shift, int64_t count
 template <int D>
 inline void weighted_rows_fixed(float* out, const float* const* rows, const float* w,
                                 int64_t count) {
+#ifdef __AVX2__
+  if constexpr (D % 8 == 0) {  // the accumulators in vector registers
+    constexpr int NV = D / 8;
+    __m256 acc[NV];
+    for (int v = 0; v < NV; ++v) acc[v] = _mm256_setzero_ps();
+    for (int64_t r = 0; r < count; ++r) {
+      if (rows[r] == nullptr) continue;
+      const __m256 wr = _mm256_set1_ps(w[r]);
+      const float* row = rows[r];
+      for (int v = 0; v < NV; ++v) {
+        acc[v] = _mm256_fmadd_ps(wr, _mm256_loadu_ps(row + 8 * v), acc[v]);
+      }
+    }
+    for (int v = 0; v < NV; ++v) _mm256_storeu_ps(out + 8 * v, acc[v]);
+    return;
+  }
+#endif
   float acc[D];
   for (int i = 0; i < D; ++i) acc[i] = 0.f;
   for (int64_t r = 0; r < count; ++r) {
