@@ -94,37 +94,39 @@ inline void exp_shifted(float* dst, const float* src, float shift, int64_t count
 }
 
 // out[0, d) = sum_i w[i] * rows[i][0, d) over `count` rows (rows[i] == nullptr: skipped).
-// The widths the models use are compile-time constants, so the sum stays in registers.
-template <int D>
-inline void weighted_rows_fixed(float* out, const float* const* rows, const float* w,
-                                int64_t count) {
-#ifdef __AVX2__
-  if constexpr (D % 8 == 0) {  // the accumulators in vector registers
-    constexpr int NV = D / 8;
-    __m256 acc[NV];
-    for (int v = 0; v < NV; ++v) acc[v] = _mm256_setzero_ps();
-    for (int64_t r = 0; r < count; ++r) {
-      if (rows[r] == nullptr) continue;
-      const __m256 wr = _mm256_set1_ps(w[r]);
-      const float* row = rows[r];
-      for (int v = 0; v < NV; ++v) {
-        acc[v] = _mm256_fmadd_ps(wr, _mm256_loadu_ps(row + 8 * v), acc[v]);
-      }
-    }
-    for (int v = 0; v < NV; ++v) _mm256_storeu_ps(out + 8 * v, acc[v]);
-    return;
-  }
-#endif
-  float acc[D];
-  for (int i = 0; i < D; ++i) acc[i] = 0.f;
+inline void weighted_rows_any(float* out, const float* const* rows, const float* w,
+                              int64_t count, int64_t d) {
+  std::fill(out, out + d, 0.f);
   for (int64_t r = 0; r < count; ++r) {
     if (rows[r] == nullptr) continue;
     const float wr = w[r];
     const float* row = rows[r];
 #pragma omp simd
-    for (int i = 0; i < D; ++i) acc[i] += wr * row[i];
+    for (int64_t i = 0; i < d; ++i) out[i] += wr * row[i];
   }
-  for (int i = 0; i < D; ++i) out[i] = acc[i];
+}
+
+// The same for the widths the models use (multiples of 8): the accumulators stay in vector
+// registers.
+template <int D>
+inline void weighted_rows_fixed(float* out, const float* const* rows, const float* w,
+                                int64_t count) {
+#ifdef __AVX2__
+  constexpr int NV = D / 8;
+  __m256 acc[NV];
+  for (int v = 0; v < NV; ++v) acc[v] = _mm256_setzero_ps();
+  for (int64_t r = 0; r < count; ++r) {
+    if (rows[r] == nullptr) continue;
+    const __m256 wr = _mm256_set1_ps(w[r]);
+    const float* row = rows[r];
+    for (int v = 0; v < NV; ++v) {
+      acc[v] = _mm256_fmadd_ps(wr, _mm256_loadu_ps(row + 8 * v), acc[v]);
+    }
+  }
+  for (int v = 0; v < NV; ++v) _mm256_storeu_ps(out + 8 * v, acc[v]);
+#else
+  weighted_rows_any(out, rows, w, count, D);
+#endif
 }
 
 inline void weighted_rows(float* out, const float* const* rows, const float* w, int64_t count,
@@ -136,15 +138,7 @@ inline void weighted_rows(float* out, const float* const* rows, const float* w, 
     case 48: return weighted_rows_fixed<48>(out, rows, w, count);
     case 64: return weighted_rows_fixed<64>(out, rows, w, count);
     case 96: return weighted_rows_fixed<96>(out, rows, w, count);
-    default: break;
-  }
-  std::fill(out, out + d, 0.f);
-  for (int64_t r = 0; r < count; ++r) {
-    if (rows[r] == nullptr) continue;
-    const float wr = w[r];
-    const float* row = rows[r];
-#pragma omp simd
-    for (int64_t i = 0; i < d; ++i) out[i] += wr * row[i];
+    default: return weighted_rows_any(out, rows, w, count, d);
   }
 }
 
