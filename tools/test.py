@@ -18,7 +18,9 @@ with ``interval=1``).
 
 ``tools/dist_test.sh`` runs it under torchrun; without CUDA the processes use gloo on the CPU
 (``mmsp.utils.prepare_cpu_distributed``). The metrics gather every rank's results, so a distributed
-test gives the same numbers as a one-process test of the same checkpoint.
+test gives the same numbers as a one-process test of the same checkpoint. A configured
+``LoggerHook`` becomes ``mmsp.engine.hooks.MainProcessLoggerHook``: mmengine's writes the
+metrics JSON from every rank into one file, which two ranks can corrupt.
 """
 import argparse
 import os
@@ -112,6 +114,10 @@ def build_config(args: argparse.Namespace) -> Config:
         _apply_seg_outputs(cfg, args)
     else:
         _apply_cls_outputs(cfg, args)
+    logger = cfg.get('default_hooks', {}).get('logger', None)
+    if logger is not None and logger.get('type') in ('LoggerHook', 'mmengine.LoggerHook'):
+        # rank 0 alone writes the metrics JSON (mmsp.engine.hooks.MainProcessLoggerHook)
+        logger['type'] = 'mmseg.MainProcessLoggerHook'
     return cfg
 
 

@@ -1,3 +1,4 @@
+from .logger_hook import MainProcessLoggerHook
 from .superpixel_visualization_hook import SuperpixelVisualizationHook
 
-__all__ = ['SuperpixelVisualizationHook']
+__all__ = ['MainProcessLoggerHook', 'SuperpixelVisualizationHook']
