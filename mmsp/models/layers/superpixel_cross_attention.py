@@ -12,8 +12,8 @@ from mmsp.ops import (SuperpixelGrid, block_logits, block_logits_absorbed,
                       block_superpixel_update, block_unfold, blocks_to_association, from_blocks,
                       heads_to_grid)
 from mmsp.ops.association import absorbed_logit_rows, candidate_softmax
-from mmsp.ops.cpu_kernels import cpu_kernels_apply, sca_cell_pass, sca_window_sum
 from mmsp.ops.cell_layout import cell_heads, grid_to_cells, to_cells
+from mmsp.ops.cpu_kernels import cpu_kernels_apply, sca_cell_pass, sca_window_sum
 from .norm import (LayerNorm2d, build_norm2d, centre_weight, is_pointwise_norm,
                    layer_norm_factors, output_covariance, pointwise_conv_norm)
 
@@ -137,7 +137,9 @@ class SuperpixelCrossAttention(BaseModule):
     (absorbed keys); smaller cells project q/k per pixel. Both logit sets are one set of
     pseudo-heads (:meth:`_paired_superpixels`). Norms other than LN2d (statistics over the map)
     are applied in NCHW exactly as configured. Parameters are the same as with plain convs
-    (checkpoints load unchanged).
+    (checkpoints load unchanged). For float32 CPU inference of LN2d layers with absorbed keys
+    the element-wise work runs in fused C++ passes (:mod:`mmsp.ops.cpu_kernels`, round 5 of
+    ``docs/sca-speed.md``; the same function).
 
     Args:
         pixel_channels (int): ``Cp``.
@@ -228,10 +230,10 @@ class SuperpixelCrossAttention(BaseModule):
         The matmuls before it stay in PyTorch: ``G x`` for the LN statistics (``G = Wc^T Wc /
         O``) and the absorbed-key logit rows. Then :func:`~mmsp.ops.cpu_kernels.sca_cell_pass`
         does the rest per cell (both softmaxes, the pixel update and the weighted pixel sums of
-        the superpixel update), and
-        :func:`~mmsp.ops.cpu_kernels.sca_window_sum` normalises the superpixel update over
-        each window. The same function as the PyTorch ops up to float rounding
-        (``tests/test_models/test_layers/test_sca_fused_pass.py``).
+        the superpixel update), and :func:`~mmsp.ops.cpu_kernels.sca_window_sum` normalises the
+        superpixel update over each window. The same function as the PyTorch ops up to float
+        rounding (``test_fused_cpu_pass_matches_reference`` in
+        ``tests/test_models/test_layers/test_superpixel_cross_attention.py``).
         """
         cp, m, norm = self.pixel_channels, self.num_heads, self.pixel_norm
         split = 2 * cp if self.update_pixels else cp
