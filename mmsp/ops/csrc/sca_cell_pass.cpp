@@ -11,7 +11,7 @@
 //                  for the pixel-update heads m < M (when `values` is given)
 //   superpixel update, per cell c, candidate n and head m (heads K - M .. K - 1):
 //                  mx(c, n, m)    = max_p logit(p, n, m)
-//                  denom(c, n, m) = sum_p exp(logit(p, n, m) - mx)
+//                  sum(c, n, m) = sum_p exp(logit(p, n, m) - mx)
 //                  sums(c, n, m) = sum_p exp(logit(p, n, m) - mx) * r_p * x_p
 //                  (then sca_window_sum: the normalisation over each window)
 //   association    the superpixel-update logits in the exported (B, M, 9, H, W) layout
@@ -147,6 +147,41 @@ void check_float(const at::Tensor& t, const char* name) {
               "sca_cell_pass: ", name, " must be a contiguous float32 CPU tensor");
 }
 
+
+// The cells of candidates n = 3 (dy + 1) + dx + 1 of cell (b, y, x) on an h x w grid:
+// cell (y + sign dy, x + sign dx), or -1 outside the grid. sign = 1: the 9 candidates of a
+// cell; sign = -1: the 9 window cells whose candidate n is superpixel (y, x).
+inline void candidate_cells(int64_t b, int64_t y, int64_t x, int64_t h, int64_t w, int sign,
+                            int64_t* cell) {
+  for (int n = 0; n < kNeighbors; ++n) {
+    const int64_t yy = y + sign * (n / 3 - 1), xx = x + sign * (n % 3 - 1);
+    cell[n] = yy >= 0 && yy < h && xx >= 0 && xx < w ? (b * h + yy) * w + xx : -1;
+  }
+}
+
+// out = sum_n softmax_n * V(cell n, head m): e the 9 exponentials of one pixel's shifted
+// logits (0 outside the grid), values (cells, M, d).
+inline void combine_candidates(float* out, const float* e, const int64_t* cell,
+                               const float* values, int64_t M, int64_t m, int64_t d) {
+  float sum = 0.f;
+  for (int n = 0; n < kNeighbors; ++n) sum += e[n];
+  const float inv = 1.f / sum;
+  float wts[kNeighbors];
+  const float* src[kNeighbors];
+  for (int n = 0; n < kNeighbors; ++n) {
+    wts[n] = e[n] * inv;
+    src[n] = cell[n] >= 0 ? values + (cell[n] * M + m) * d : nullptr;
+  }
+  weighted_rows(out, src, wts, kNeighbors, d);
+}
+
+// out = x + gamma * u over C channels (out may be u)
+inline void residual(float* out, const float* x, const float* gamma, const float* u,
+                     int64_t C) {
+#pragma omp simd
+  for (int64_t c = 0; c < C; ++c) out[c] = x[c] + gamma[c] * u[c];
+}
+
 }  // namespace
 
 std::vector<at::Tensor> sca_cell_pass(const at::Tensor& rows_up, const at::Tensor& rows_mid,
@@ -232,12 +267,7 @@ std::vector<at::Tensor> sca_cell_pass(const at::Tensor& rows_up, const at::Tenso
     for (int64_t cell = begin; cell < end; ++cell) {
       const int64_t b = cell / (h * w), cy = (cell / w) % h, cx = cell % w;
       int64_t nb[kNeighbors];
-      bool ok[kNeighbors];
-      for (int n = 0; n < kNeighbors; ++n) {
-        const int64_t yy = cy + n / 3 - 1, xx = cx + n % 3 - 1;
-        ok[n] = yy >= 0 && yy < h && xx >= 0 && xx < w;
-        nb[n] = ok[n] ? (b * h + yy) * w + xx : 0;
-      }
+      candidate_cells(b, cy, cx, h, w, 1, nb);
       // 0. the LN scale r_p = 1 / sqrt(x_p^T G x_p + eps) of every pixel (stat = G x)
       for (int64_t p = 0; p < P; ++p) {
         const float* gx = ST + (cell * P + p) * CI;
@@ -253,16 +283,17 @@ std::vector<at::Tensor> sca_cell_pass(const at::Tensor& rows_up, const at::Tenso
         real[p] = py < height && px < width;
         const float rp = rc[p];
         for (int n = 0; n < kNeighbors; ++n) {
+          const bool ok = nb[n] >= 0;
           const float* raw = L[n / 3] + ((cell * P + p) * 3 + n % 3) * K;
-          const float* off = OF + nb[n] * K;
+          const float* off = OF + (ok ? nb[n] : 0) * K;
           for (int64_t m = 0; m < M; ++m) {
             const int64_t k = K - M + m;
-            const float v = ok[n] ? rp * raw[k] + off[k] : ninf;
+            const float v = ok ? rp * raw[k] + off[k] : ninf;
             sp[(n * M + m) * P + p] = real[p] ? v : ninf;
             if (export_association && real[p]) {
               AS[((b * M + m) * kNeighbors + n) * HW + py * width + px] = v;
             }
-            if (update) pu[(p * M + m) * kNeighbors + n] = ok[n] ? rp * raw[m] + off[m] : ninf;
+            if (update) pu[(p * M + m) * kNeighbors + n] = ok ? rp * raw[m] + off[m] : ninf;
           }
         }
       }
@@ -300,32 +331,15 @@ std::vector<at::Tensor> sca_cell_pass(const at::Tensor& rows_up, const at::Tenso
         for (int n = 0; n < kNeighbors; ++n) lq[n] -= mx;
       }
       float* eu = ex.data();
-      exp_shifted(eu, pu.data(), 0.f, PM * kNeighbors);
+      exp_shifted(eu, pu.data(), 0.f, PM * kNeighbors);  // exp(-inf) = 0 outside the grid
       for (int64_t p = 0; p < P; ++p) {
         if (!real[p]) continue;
         for (int64_t m = 0; m < M; ++m) {
-          float* e = eu + (p * M + m) * kNeighbors;
-          float sum = 0.f;
-          for (int n = 0; n < kNeighbors; ++n) {
-            e[n] = ok[n] ? e[n] : 0.f;
-            sum += e[n];
-          }
-          const float inv = 1.f / sum;
-          float wts[kNeighbors];
-          const float* src[kNeighbors];
-          for (int n = 0; n < kNeighbors; ++n) {
-            wts[n] = e[n] * inv;
-            src[n] = ok[n] ? V + (nb[n] * M + m) * d : nullptr;
-          }
-          weighted_rows(dx.data() + m * d, src, wts, kNeighbors, d);
+          combine_candidates(dx.data() + m * d, eu + (p * M + m) * kNeighbors, nb, V, M, m, d);
         }
         const int64_t py = cy * stride + p / stride, px = cx * stride + p % stride;
         const int64_t pixel = ((b * height + py) * width + px) * C;
-        const float* xi = XI + pixel;
-        float* xo = XO + pixel;
-        const float* dv = dx.data();
-#pragma omp simd
-        for (int64_t c = 0; c < C; ++c) xo[c] = xi[c] + G[c] * dv[c];
+        residual(XO + pixel, XI + pixel, G, dx.data(), C);
       }
     }
   });
@@ -357,12 +371,8 @@ at::Tensor sca_window_sum(const at::Tensor& sums, const at::Tensor& cell_max,
   const float ninf = -std::numeric_limits<float>::infinity();
   at::parallel_for(0, cells, 16, [&](int64_t begin, int64_t end) {
     for (int64_t j = begin; j < end; ++j) {
-      const int64_t b = j / (h * w), y = (j / w) % h, x = j % w;
       int64_t src[kNeighbors];  // the cell whose candidate n is superpixel j, or -1
-      for (int n = 0; n < kNeighbors; ++n) {
-        const int64_t yy = y - (n / 3 - 1), xx = x - (n % 3 - 1);
-        src[n] = yy >= 0 && yy < h && xx >= 0 && xx < w ? (b * h + yy) * w + xx : -1;
-      }
+      candidate_cells(j / (h * w), (j / w) % h, j % w, h, w, -1, src);
       for (int64_t m = 0; m < M; ++m) {
         float lse[kNeighbors], top = ninf;
         for (int n = 0; n < kNeighbors; ++n) {
@@ -402,9 +412,9 @@ at::Tensor unfold_logits(const at::Tensor& assoc, const at::Tensor& values, int6
   TORCH_CHECK(stride >= 1 && values.size(0) == B && values.size(3) == M &&
                   h == (H + stride - 1) / stride && w == (W + stride - 1) / stride,
               "unfold_logits: values do not match the association's grid");
-  const bool residual = x.has_value();
-  TORCH_CHECK(residual == gamma.has_value(), "unfold_logits: x and gamma go together");
-  if (residual) {
+  const bool add = x.has_value();
+  TORCH_CHECK(add == gamma.has_value(), "unfold_logits: x and gamma go together");
+  if (add) {
     check_float(*x, "x");
     check_float(*gamma, "gamma");
     TORCH_CHECK(x->dim() == 4 && x->size(0) == B && x->size(1) == H && x->size(2) == W &&
@@ -414,12 +424,12 @@ at::Tensor unfold_logits(const at::Tensor& assoc, const at::Tensor& values, int6
   at::Tensor out = at::empty({B, H, W, C}, values.options());
   const float* AS = assoc.data_ptr<float>();
   const float* V = values.data_ptr<float>();
-  const float* XI = residual ? x->data_ptr<float>() : nullptr;
-  const float* G = residual ? gamma->data_ptr<float>() : nullptr;
+  const float* XI = add ? x->data_ptr<float>() : nullptr;
+  const float* G = add ? gamma->data_ptr<float>() : nullptr;
   float* O = out.data_ptr<float>();
   const int64_t HW = H * W;
   at::parallel_for(0, B * H, 4, [&](int64_t begin, int64_t end) {
-    std::vector<float> e(W * kNeighbors), dx(C);
+    std::vector<float> e(W * kNeighbors);
     for (int64_t row = begin; row < end; ++row) {
       const int64_t b = row / H, py = row % H, cy = py / stride;
       for (int64_t m = 0; m < M; ++m) {
@@ -433,29 +443,16 @@ at::Tensor unfold_logits(const at::Tensor& assoc, const at::Tensor& values, int6
         float* ep = e.data();
         exp_shifted(ep, ep, 0.f, W * kNeighbors);
         for (int64_t px = 0; px < W; ++px) {
-          const int64_t cx = px / stride;
-          const float* wts = ep + px * kNeighbors;
-          float sum = 0.f;
-          for (int n = 0; n < kNeighbors; ++n) sum += wts[n];
-          const float inv = 1.f / sum;
-          float wn[kNeighbors];
-          const float* src[kNeighbors];
-          for (int n = 0; n < kNeighbors; ++n) {
-            const int64_t yy = cy + n / 3 - 1, xx = cx + n % 3 - 1;
-            const bool inside = yy >= 0 && yy < h && xx >= 0 && xx < w;
-            wn[n] = wts[n] * inv;
-            src[n] = inside ? V + (((b * h + yy) * w + xx) * M + m) * d : nullptr;
-          }
-          weighted_rows(O + ((b * H + py) * W + px) * C + m * d, src, wn, kNeighbors, d);
+          int64_t nb[kNeighbors];
+          candidate_cells(b, cy, px / stride, h, w, 1, nb);
+          combine_candidates(O + ((b * H + py) * W + px) * C + m * d, ep + px * kNeighbors, nb,
+                             V, M, m, d);
         }
       }
-      if (!residual) continue;
+      if (!add) continue;
       for (int64_t px = 0; px < W; ++px) {
         const int64_t pixel = ((b * H + py) * W + px) * C;
-        float* o = O + pixel;
-        const float* xi = XI + pixel;
-#pragma omp simd
-        for (int64_t c = 0; c < C; ++c) o[c] = xi[c] + G[c] * o[c];
+        residual(O + pixel, XI + pixel, G, O + pixel, C);
       }
     }
   });
