@@ -142,9 +142,9 @@ def multiply_adds_per_image(spformer: SPFormer, reference: nn.Module,
     for the whole SPFormer and for the whole reference (mmengine's counter with the
     self-attention matmuls, :func:`mmsp.utils.count_multiply_adds`)."""
     image = torch.rand(1, 3, *shape, generator=torch.Generator().manual_seed(0))
-    total, by_module = count_multiply_adds(spformer, (image, ))
-    parts = [by_module.get(path, 0) for _, _, _, path in part_modules(spformer)]
-    return parts, total, count_multiply_adds(reference, (image, ))[0]
+    counts = count_multiply_adds(spformer, (image, ))
+    parts = [counts.by_module.get(path, 0) for _, _, _, path in part_modules(spformer)]
+    return parts, counts.total, count_multiply_adds(reference, (image, )).total
 
 
 def gmacs(macs: float, ms: float) -> float:

@@ -8,7 +8,7 @@ from .checkpoint import (UnsafeCheckpointError, allow_checkpoint_globals, checkp
                          find_unsafe_globals, load_from_local_safe,
                          register_safe_checkpoint_loader)
 from .cpu_amp import CPUAmpOptimWrapper
-from .flops import count_multiply_adds, sdpa_flop_jit
+from .flops import MultiplyAdds, count_multiply_adds, sdpa_flop_jit
 from .run_config import (CONFIG_FAMILIES, build_model_from_config, config_family, enable_amp,
                          finish_distributed, method_names, prepare_cpu_distributed)
 from .tiny_dataset import make_tiny_camvid, make_tiny_image_folder
@@ -18,7 +18,8 @@ register_safe_checkpoint_loader()
 __all__ = [
     'UnsafeCheckpointError', 'allow_checkpoint_globals', 'checkpoint_safe_globals',
     'find_unsafe_globals', 'load_from_local_safe', 'register_safe_checkpoint_loader',
-    'CPUAmpOptimWrapper', 'count_multiply_adds', 'sdpa_flop_jit', 'CONFIG_FAMILIES',
-    'build_model_from_config', 'config_family', 'enable_amp', 'finish_distributed',
-    'method_names', 'prepare_cpu_distributed', 'make_tiny_camvid', 'make_tiny_image_folder'
+    'CPUAmpOptimWrapper', 'MultiplyAdds', 'count_multiply_adds', 'sdpa_flop_jit',
+    'CONFIG_FAMILIES', 'build_model_from_config', 'config_family', 'enable_amp',
+    'finish_distributed', 'method_names', 'prepare_cpu_distributed', 'make_tiny_camvid',
+    'make_tiny_image_folder'
 ]

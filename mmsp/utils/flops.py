@@ -7,7 +7,7 @@ attention matmuls out. :func:`count_multiply_adds` adds a handle for them
 (:func:`sdpa_flop_jit`), so that models with and without the fused op are counted alike.
 """
 import logging
-from typing import Dict, List, Tuple
+from typing import Dict, List, NamedTuple, Tuple
 
 import torch
 from mmengine.analysis import FlopAnalyzer
@@ -15,7 +15,7 @@ from mmengine.analysis.jit_handles import get_shape
 from mmengine.logging import MMLogger
 from torch import nn
 
-__all__ = ['sdpa_flop_jit', 'count_multiply_adds']
+__all__ = ['sdpa_flop_jit', 'MultiplyAdds', 'count_multiply_adds']
 
 
 def sdpa_flop_jit(inputs: List, outputs: List) -> int:
@@ -30,19 +30,29 @@ def sdpa_flop_jit(inputs: List, outputs: List) -> int:
     return int(torch.tensor(batch).prod()) * n * m * (d + dv)
 
 
-def count_multiply_adds(model: nn.Module, inputs: Tuple) -> Tuple[int, Dict[str, int]]:
-    """Multiply-adds of ``model(*inputs)``, the SDPA matmuls included, in total and by module.
+class MultiplyAdds(NamedTuple):
+    """Counts of one forward: ``total``, ``by_module`` (``''`` is the whole model, submodules by
+    their dotted names as ``model.named_modules()`` gives them) and ``by_operator`` (e.g.
+    ``'linear'``, ``'scaled_dot_product_attention'``)."""
+    total: int
+    by_module: Dict[str, int]
+    by_operator: Dict[str, int]
+
+
+def count_multiply_adds(model: nn.Module, inputs: Tuple) -> MultiplyAdds:
+    """Multiply-adds of ``model(*inputs)``, the SDPA matmuls included.
 
     One trace of :class:`~mmengine.analysis.FlopAnalyzer` under ``torch.no_grad()``; its
-    warnings about uncounted (element-wise) ops and uncalled modules are silenced.
+    warnings about uncounted (element-wise) ops and uncalled modules are silenced. The total
+    without the attention matmuls, which is what ``get_model_complexity_info`` reports, is
+    ``total - by_operator.get('scaled_dot_product_attention', 0)``.
 
     Args:
         model (nn.Module): the model (put it in eval mode first for inference counts).
         inputs (tuple): positional inputs of one forward.
 
     Returns:
-        tuple: the total and a dict ``module name -> count`` (``''`` is the whole model;
-        submodules by their dotted names, as ``model.named_modules()`` gives them).
+        MultiplyAdds: the total, by module and by operator.
     """
     logger = MMLogger.get_current_instance()
     level = logger.level
@@ -53,6 +63,7 @@ def count_multiply_adds(model: nn.Module, inputs: Tuple) -> Tuple[int, Dict[str,
                 'aten::scaled_dot_product_attention', sdpa_flop_jit)
             analyzer.unsupported_ops_warnings(False)
             analyzer.uncalled_modules_warnings(False)
-            return analyzer.total(), dict(analyzer.by_module())
+            return MultiplyAdds(analyzer.total(), dict(analyzer.by_module()),
+                                dict(analyzer.by_operator()))
     finally:
         logger.setLevel(level)

@@ -160,6 +160,5 @@ def layer_norm_of_linear(x: Tensor,
 
 __all__ = [
     'LayerNorm2d', 'build_norm2d', 'is_pointwise_norm', 'centre_weight', 'output_covariance',
-    'layer_norm_factors',
-    'layer_norm_of_linear', 'pointwise_conv_norm'
+    'layer_norm_factors', 'layer_norm_of_linear', 'pointwise_conv_norm'
 ]

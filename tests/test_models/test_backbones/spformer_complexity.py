@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Dict, Tuple
 
 import torch
-from mmengine.analysis import FlopAnalyzer, get_model_complexity_info
+from mmengine.analysis import get_model_complexity_info
 from mmengine.config import Config
 from mmengine.hub import get_config
 from mmengine.logging import MMLogger
 
-from mmsp.utils import sdpa_flop_jit
+from mmsp.utils import count_multiply_adds
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -75,19 +75,17 @@ def complexity(model: torch.nn.Module,
     """``params`` (M), ``flops`` (G, mmengine counter, SDPA not counted), ``flops_sdpa`` (G).
 
     ``projected=True`` counts inside :func:`projected_keys`.
-    One trace of :class:`mmengine.analysis.FlopAnalyzer` with the SDPA handle added; ``flops``
-    leaves that op out, which is exactly what ``get_model_complexity_info`` reports
-    (``check_info=True`` also runs it and asserts the equality; it traces twice more).
+    One trace of :func:`mmsp.utils.count_multiply_adds` (mmengine's ``FlopAnalyzer`` with the
+    SDPA handle added); ``flops`` leaves that op out, which is exactly what
+    ``get_model_complexity_info`` reports (``check_info=True`` also runs it and asserts the
+    equality; it traces twice more).
     """
     MMLogger.get_current_instance().setLevel(logging.ERROR)
     inputs = (torch.randn(1, 3, size, size), )
     with torch.no_grad(), (projected_keys() if projected else contextlib.nullcontext()):
-        analyzer = FlopAnalyzer(model, inputs).set_op_handle('aten::scaled_dot_product_attention',
-                                                             sdpa_flop_jit)
-        analyzer.unsupported_ops_warnings(False)
-        analyzer.uncalled_modules_warnings(False)
-        with_sdpa = analyzer.total()
-        flops = with_sdpa - analyzer.by_operator().get('scaled_dot_product_attention', 0)
+        counts = count_multiply_adds(model, inputs)
+        with_sdpa = counts.total
+        flops = with_sdpa - counts.by_operator.get('scaled_dot_product_attention', 0)
         params = sum(p.numel() for p in model.parameters())
         if check_info:
             info = get_model_complexity_info(
