@@ -253,10 +253,11 @@ class SPFormer(BaseModule):
         """
         x = self.stem(self._pad(x))
         z = self.superpixel_init(x)
-        tokens, associations = [], []
-        for stage in self.stages:
-            x, z, assoc, stage_tokens = stage(x, z)
-            tokens += stage_tokens
+        tokens, associations = {}, []
+        for stage, first in zip(self.stages, self.block_offsets):
+            keep = [i - first for i in self.out_indices if 0 <= i - first < len(stage.blocks)]
+            x, z, assoc, stage_tokens = stage(x, z, keep)
+            tokens.update((first + i, t) for i, t in stage_tokens.items())
             associations.append(assoc)
         outs = []
         b, c, h, w = z.shape

@@ -140,3 +140,28 @@ def test_bad_inputs_raise():
         model(torch.randn(1, 1, 32, 32))
     with pytest.raises(ValueError, match=r'expected images'):
         model(torch.randn(3, 32, 32))
+
+
+def test_only_the_selected_block_outputs_are_kept():
+    """Each stage returns the tokens of the blocks in ``out_indices`` alone (the others are
+    freed as the next block runs); the backbone maps them to its outputs in the asked order."""
+    model = SPFormer(arch=TINY, img_size=32, out_indices=(2, 0)).eval()
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        x = model.stem(model._pad(images))
+        z = model.superpixel_init(x)
+        x0, z0, _, first = model.stages[0](x, z)  # default: every block
+        _, _, _, kept = model.stages[0](x, z, [0])
+        _, _, _, none = model.stages[0](x, z, [])
+        _, _, _, second = model.stages[1](x0, z0)
+        _, _, _, kept1 = model.stages[1](x0, z0, [1])
+        outs = model(images)
+    assert sorted(first) == [0] and sorted(kept) == [0] and none == {}
+    assert sorted(second) == [0, 1] and sorted(kept1) == [1]
+    assert torch.equal(kept[0], first[0]) and torch.equal(kept1[1], second[1])
+    with pytest.raises(ValueError, match=r'keep \[2\] out of range for 2 blocks'):
+        model.stages[1](x0, z0, [2])
+    # global block 2 is block 1 of stage 1, block 0 that of stage 0; (B, h*w, C) -> (B, C, h, w)
+    for out, norm, tokens in zip(outs, model.out_norms, (second[1], first[0])):
+        expected = norm(tokens).transpose(1, 2).reshape(2, 16, 2, 2)
+        torch.testing.assert_close(out, expected, rtol=0, atol=0)
