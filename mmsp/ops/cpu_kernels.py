@@ -32,7 +32,8 @@ from torch import Tensor
 from .grid import SuperpixelGrid
 
 __all__ = [
-    'cpu_kernels_enabled', 'use_cpu_kernels', 'load_cpu_kernels', 'cpu_kernels_apply',
+    'cpu_kernels_enabled', 'use_cpu_kernels', 'load_cpu_kernels', 'eager_cpu_inference',
+    'cpu_kernels_apply',
     'sca_cell_pass', 'sca_window_sum', 'unfold_logits'
 ]
 
@@ -95,20 +96,28 @@ def load_cpu_kernels(verbose: bool = False):
     return _state['module']
 
 
-def cpu_kernels_apply(*tensors: Tensor) -> bool:
-    """Whether the fused kernels compute the same function on ``tensors`` (the inputs and
-    parameters of the op): float32 CPU tensors, no autograd graph to build, not traced or
-    compiled (the FLOP counter traces the PyTorch ops), not under CPU autocast, the kernels
-    switched on and built."""
-    if not cpu_kernels_enabled() or torch.jit.is_tracing() or torch.compiler.is_compiling():
+def eager_cpu_inference(*tensors: Tensor) -> bool:
+    """Whether ``tensors`` (the inputs and parameters of an op) are CPU tensors of one dtype in
+    eager inference: no autograd graph to build, not traced or compiled (the FLOP counter
+    traces the plain PyTorch ops), not under CPU autocast. Where this holds, an op may take an
+    inference-only path that computes the same function (the fused kernels here, the chunked
+    MLP of :class:`~mmsp.models.backbones.Mlp`)."""
+    if torch.jit.is_tracing() or torch.compiler.is_compiling():
         return False
     if torch.is_autocast_enabled('cpu'):
         return False
-    if any(t.device.type != 'cpu' or t.dtype != torch.float32 for t in tensors):
+    if any(t.device.type != 'cpu' or t.dtype != tensors[0].dtype for t in tensors):
         return False
-    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+    return not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
+
+
+def cpu_kernels_apply(*tensors: Tensor) -> bool:
+    """Whether the fused kernels compute the same function on ``tensors`` (the inputs and
+    parameters of the op): float32 tensors in eager CPU inference
+    (:func:`eager_cpu_inference`), the kernels switched on and built."""
+    if not cpu_kernels_enabled() or not tensors or tensors[0].dtype != torch.float32:
         return False
-    return load_cpu_kernels() is not None
+    return eager_cpu_inference(*tensors) and load_cpu_kernels() is not None
 
 
 def sca_cell_pass(rows: List[Tensor],

@@ -1,11 +1,14 @@
 """Pre-norm ViT block (global multi-head self-attention + MLP) over superpixel tokens."""
 from typing import Dict, Optional
 
+import torch
 import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks.drop import DropPath
 from mmengine.model import BaseModule
 from torch import Tensor, nn
+
+from mmsp.ops.cpu_kernels import eager_cpu_inference
 
 
 class MultiheadSelfAttention(nn.Module):
@@ -55,12 +58,33 @@ class MultiheadSelfAttention(nn.Module):
 class Mlp(nn.Module):
     """``Linear -> act -> dropout -> Linear -> dropout`` (timm naming ``fc1``/``fc2``).
 
+    **Chunked CPU inference.** In eager CPU inference (:func:`~mmsp.ops.cpu_kernels.
+    eager_cpu_inference`: no autograd graph, not traced or compiled, not under autocast) with
+    dropout inactive, the tokens go through the MLP in row chunks whose hidden activations
+    take at most :attr:`CHUNK_BYTES`, and ``fc2`` writes each chunk into its rows of one output
+    tensor. The same function, row by row (the tests compare it with the plain path). The
+    reason is glibc's allocator: PyTorch takes CPU memory from ``malloc``, which serves blocks
+    above 32 MB with a fresh ``mmap``, so every hidden map larger than that is page-faulted and
+    zeroed by the kernel on each call. For SPFormer-S at batch 32 that is 38.5 MB twice per
+    block (after ``fc1`` and after the activation), ~900 MB per forward; the chunks stay in
+    reused heap memory and in cache. Measured on the 2-core CPU (``docs/sca-speed.md``, round
+    6): SPFormer-S backbone at batch 32, 119.3 -> 108.6 ms/img, outputs bit-identical. At
+    batch 1 the hidden map (1.2 MB) is one chunk and nothing changes. GPUs (caching allocator)
+    and training keep the plain path.
+
     Args:
         embed_dims (int): input/output width.
         hidden_dims (int): hidden width.
         act_cfg (dict): activation config. Defaults to GELU.
         drop (float): dropout rate.
+
+    Shapes:
+        x: (..., embed_dims) -> (..., embed_dims).
     """
+
+    #: Largest hidden activation made at once in chunked CPU inference (bytes; at least one
+    #: row). 4 MB was the fastest of 4/8/16 MB for SPFormer-S at batch 32 (round 6).
+    CHUNK_BYTES = 4 * 2**20
 
     def __init__(self,
                  embed_dims: int,
@@ -73,8 +97,33 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden_dims, embed_dims)
         self.drop = nn.Dropout(drop)
 
+    def chunk_rows(self, x: Tensor) -> int:
+        """Rows (tokens) per chunk for ``x``; ``0`` where the plain path runs (training
+        with dropout, autograd, tracing, autocast, non-CPU tensors, or one chunk would do)."""
+        if self.training and self.drop.p > 0:
+            return 0
+        if not eager_cpu_inference(x, *self.parameters()):
+            return 0
+        rows = max(1, self.CHUNK_BYTES // (self.fc1.out_features * x.element_size()))
+        return rows if rows < x.numel() // x.shape[-1] else 0
+
     def forward(self, x: Tensor) -> Tensor:
-        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+        if x.shape[-1] != self.fc1.in_features:
+            raise ValueError(f'Mlp: expected (..., {self.fc1.in_features}) tokens, got '
+                             f'{tuple(x.shape)}')
+        rows = self.chunk_rows(x)
+        if not rows:
+            return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+        tokens = x.reshape(-1, x.shape[-1])
+        out = tokens.new_empty(tokens.shape[0], self.fc2.out_features)
+        weight = self.fc2.weight.t()
+        for src, dst in zip(tokens.split(rows), out.split(rows)):
+            hidden = self.act(self.fc1(src))
+            if self.fc2.bias is None:
+                torch.mm(hidden, weight, out=dst)
+            else:
+                torch.addmm(self.fc2.bias, hidden, weight, out=dst)
+        return out.view(*x.shape[:-1], -1)
 
 
 class TransformerBlock(BaseModule):
