@@ -8,11 +8,14 @@ superpixel update and the exported association; :func:`sca_window_sum` then norm
 superpixel update over each window, and :func:`unfold_logits` is SPFormer's pixel unfolding.
 The matrix products before it (``G x`` for the LN statistics, the logit rows) stay in
 PyTorch (MKL). In an SPFormer-S layer the top-level ATen calls (views included) drop from 211 to
-94 (``docs/sca-speed.md``, round 5).
+94 (``docs/sca-speed.md``, round 5). :func:`depthwise_conv3x3` (``csrc/depthwise_conv3x3.cpp``)
+is the SCA position encoding ``x + dwconv3x3(x)`` on channels-last maps in one pass, without
+oneDNN's ~0.1 ms set-up per call (round 6).
 
-It is used only where it computes the same function: inference (no autograd graph), float32
-CPU tensors, LN2d-normalised layers with absorbed keys, not while tracing or compiling (the
-FLOP counter traces the plain ops). Everywhere else the PyTorch ops run.
+They are used only where they compute the same function: inference (no autograd graph),
+float32 CPU tensors, LN2d-normalised layers with absorbed keys (the cell passes), not while
+tracing or compiling (the FLOP counter traces the plain ops). Everywhere else the PyTorch ops
+run.
 
 **Build.** The first call compiles the kernel with :func:`torch.utils.cpp_extension.load` (a
 C++ compiler and ninja are needed; ~30 s, cached in ``TORCH_EXTENSIONS_DIR``). If that fails,
@@ -27,18 +30,21 @@ import warnings
 from typing import Iterator, List, Optional
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .grid import SuperpixelGrid
 
 __all__ = [
     'cpu_kernels_enabled', 'use_cpu_kernels', 'load_cpu_kernels', 'eager_cpu_inference',
-    'cpu_kernels_apply',
+    'cpu_kernels_apply', 'depthwise_conv3x3', 'depthwise_conv3x3_applies',
     'sca_cell_pass', 'sca_window_sum', 'unfold_logits'
 ]
 
 _ENV = 'MMSP_CPU_KERNELS'
-_SOURCE = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc', 'sca_cell_pass.cpp')
+_SOURCES = [
+    osp.join(osp.dirname(osp.abspath(__file__)), 'csrc', name)
+    for name in ('sca_cell_pass.cpp', 'depthwise_conv3x3.cpp')
+]
 _lock = threading.Lock()
 _state = dict(enabled=None, module=None, failed=False)
 
@@ -85,7 +91,7 @@ def load_cpu_kernels(verbose: bool = False):
             try:
                 _state['module'] = load(
                     name='mmsp_sca_cpu' + ('_avx2' if isa else ''),
-                    sources=[_SOURCE],
+                    sources=_SOURCES,
                     extra_cflags=['-O3', '-fopenmp'] + isa,
                     extra_ldflags=['-fopenmp'],
                     verbose=verbose)
@@ -96,28 +102,74 @@ def load_cpu_kernels(verbose: bool = False):
     return _state['module']
 
 
-def eager_cpu_inference(*tensors: Tensor) -> bool:
-    """Whether ``tensors`` (the inputs and parameters of an op) are CPU tensors of one dtype in
-    eager inference: no autograd graph to build, not traced or compiled (the FLOP counter
-    traces the plain PyTorch ops), not under CPU autocast. Where this holds, an op may take an
-    inference-only path that computes the same function (the fused kernels here, the chunked
-    MLP of :class:`~mmsp.models.backbones.Mlp`)."""
+def eager_cpu_inference(*tensors: Tensor, module: Optional[nn.Module] = None) -> bool:
+    """Whether ``tensors`` (the inputs of an op and a weight of it) are CPU tensors of one
+    dtype in eager inference: no autograd graph to build (neither through ``tensors`` nor,
+    when grad mode is on, through a parameter of ``module``), not traced or compiled (the FLOP
+    counter traces the plain PyTorch ops), not under CPU autocast. Where this holds, an op may
+    take an inference-only path that computes the same function (the fused kernels here, the
+    chunked MLP of :class:`~mmsp.models.backbones.Mlp`).
+
+    It costs ~1 us under ``torch.no_grad()``: ``module``'s parameters are only visited when
+    grad mode is on (walking them takes ~20 us, a few % of a small layer at batch 1)."""
     if torch.jit.is_tracing() or torch.compiler.is_compiling():
         return False
     if torch.is_autocast_enabled('cpu'):
         return False
-    if any(t.device.type != 'cpu' or t.dtype != tensors[0].dtype for t in tensors):
+    dtype = tensors[0].dtype
+    for t in tensors:
+        if not t.is_cpu or t.dtype != dtype:
+            return False
+    if not torch.is_grad_enabled():
+        return True
+    if any(t.requires_grad for t in tensors):
         return False
-    return not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
+    return module is None or not any(p.requires_grad for p in module.parameters())
 
 
-def cpu_kernels_apply(*tensors: Tensor) -> bool:
-    """Whether the fused kernels compute the same function on ``tensors`` (the inputs and
-    parameters of the op): float32 tensors in eager CPU inference
-    (:func:`eager_cpu_inference`), the kernels switched on and built."""
+def cpu_kernels_apply(*tensors: Tensor, module: Optional[nn.Module] = None) -> bool:
+    """Whether the fused kernels compute the same function on ``tensors`` (and ``module``'s
+    parameters): float32 tensors in eager CPU inference (:func:`eager_cpu_inference`), the
+    kernels switched on and built."""
     if not cpu_kernels_enabled() or not tensors or tensors[0].dtype != torch.float32:
         return False
-    return eager_cpu_inference(*tensors) and load_cpu_kernels() is not None
+    return eager_cpu_inference(*tensors, module=module) and load_cpu_kernels() is not None
+
+
+def depthwise_conv3x3(x: Tensor, conv: nn.Conv2d, add_identity: bool = False) -> Tensor:
+    """``conv(x)`` (``x + conv(x)`` with ``add_identity``) for a 3x3 depthwise ``conv`` with
+    stride 1 and zero padding 1, in one pass (``csrc/depthwise_conv3x3.cpp``).
+
+    oneDNN spends ~0.1 ms per call on set-up whatever the map size, most of the time of the
+    position encodings of SPFormer's SCA layers at batch 1 (``docs/sca-speed.md``, round 6).
+
+    Args:
+        x (Tensor): (B, C, H, W) float32, channels-last memory format.
+        conv (nn.Conv2d): ``Conv2d(C, C, 3, padding=1, groups=C)``.
+        add_identity (bool): add ``x`` to the result.
+
+    Returns:
+        Tensor: (B, C, H, W) in channels-last memory format.
+    """
+    if not depthwise_conv3x3_applies(x, conv):
+        raise ValueError(f'depthwise_conv3x3: a channels-last (B, C, H, W) map and a 3x3 '
+                         f'depthwise conv (stride 1, padding 1) are needed, got '
+                         f'{tuple(x.shape)} and {conv}')
+    out = _module('depthwise_conv3x3').depthwise_conv3x3(
+        x.permute(0, 2, 3, 1), conv.weight.detach().contiguous(),
+        None if conv.bias is None else conv.bias.detach().contiguous(), add_identity)
+    return out.permute(0, 3, 1, 2)
+
+
+def depthwise_conv3x3_applies(x: Tensor, conv: nn.Conv2d) -> bool:
+    """Whether :func:`depthwise_conv3x3` takes ``x`` and ``conv``: a 3x3 depthwise conv with
+    stride 1, zero padding 1 and no dilation over the channels of a channels-last 4-D map."""
+    c = conv.in_channels
+    return (x.dim() == 4 and x.shape[1] == c and conv.out_channels == c and conv.groups == c
+            and tuple(conv.kernel_size) == (3, 3) and tuple(conv.stride) == (1, 1)
+            and tuple(conv.padding) == (1, 1) and tuple(conv.dilation) == (1, 1)
+            and conv.padding_mode == 'zeros'
+            and x.permute(0, 2, 3, 1).is_contiguous())
 
 
 def sca_cell_pass(rows: List[Tensor],

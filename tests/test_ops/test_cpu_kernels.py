@@ -10,6 +10,7 @@ import warnings
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 import mmsp.models.layers.superpixel_cross_attention as sca_module
 from mmsp.models.backbones import SPFormer
@@ -145,3 +146,84 @@ def test_kernel_argument_checks(cpu_kernels):
     with pytest.raises(RuntimeError, match='sums must be'):
         module.sca_window_sum(torch.zeros(4, 9, 8), torch.zeros(4, 9, 2), torch.zeros(4, 9, 2),
                               2, 2)
+
+
+@pytest.mark.parametrize('shape', [(1, 384, 14, 14), (2, 64, 7, 9), (1, 20, 1, 1),
+                                   (3, 7, 2, 5), (1, 80, 3, 1)])
+@pytest.mark.parametrize('bias', [True, False])
+def test_depthwise_conv3x3_matches_conv2d(cpu_kernels, shape, bias):
+    """Channels 384 / 64 (8-register blocks), 80 (64 + 16), 20 (16 + a tail of 4), 7 (tail
+    only); 1x1 and one-row maps (every tap at the border)."""
+    torch.manual_seed(0)
+    c = shape[1]
+    conv = torch.nn.Conv2d(c, c, 3, padding=1, groups=c, bias=bias)
+    x = torch.randn(*shape).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        ref = F.conv2d(x.double(), conv.weight.double(),
+                       None if conv.bias is None else conv.bias.double(), 1, 1, 1, c)
+        out = cpu_kernels.depthwise_conv3x3(x, conv)
+        plus = cpu_kernels.depthwise_conv3x3(x, conv, add_identity=True)
+    for got, want in ((out, ref), (plus, ref + x.double())):
+        assert got.shape == x.shape and got.is_contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('bad', ['stride', 'dilation', 'kernel', 'groups', 'nchw', 'reflect'])
+def test_depthwise_conv3x3_takes_only_its_case(cpu_kernels, bad):
+    c = 8
+    kwargs = dict(padding=1, groups=c)
+    kernel = 3
+    if bad == 'stride':
+        kwargs['stride'] = 2
+    elif bad == 'dilation':
+        kwargs.update(dilation=2, padding=2)
+    elif bad == 'kernel':
+        kernel, kwargs['padding'] = 5, 2
+    elif bad == 'groups':
+        kwargs['groups'] = 2
+    elif bad == 'reflect':
+        kwargs['padding_mode'] = 'reflect'
+    conv = torch.nn.Conv2d(c, c, kernel, **kwargs)
+    x = torch.randn(1, c, 6, 6)
+    if bad != 'nchw':
+        x = x.contiguous(memory_format=torch.channels_last)
+    good = torch.nn.Conv2d(c, c, 3, padding=1, groups=c)
+    assert cpu_kernels.depthwise_conv3x3_applies(
+        torch.randn(1, c, 6, 6).contiguous(memory_format=torch.channels_last), good)
+    assert not cpu_kernels.depthwise_conv3x3_applies(x, conv)
+    with pytest.raises(ValueError, match='3x3 depthwise conv'):
+        cpu_kernels.depthwise_conv3x3(x, conv)
+    if bad in ('dilation', 'nchw', 'reflect'):  # still depthwise 3x3: the plain conv
+        with torch.no_grad():  # (its own definition: zero padding, as the SCA layers build it)
+            ref = x + F.conv2d(x, conv.weight, conv.bias, 1, conv.padding, conv.dilation,
+                               conv.groups)
+            torch.testing.assert_close(sca_module.add_position_encoding(conv, x), ref,
+                                       rtol=1e-5, atol=1e-5)
+    module = cpu_kernels.load_cpu_kernels()
+    with pytest.raises(RuntimeError, match=r'weight must be \(C, 1, 3, 3\)'):
+        module.depthwise_conv3x3(torch.zeros(1, 4, 4, c), torch.zeros(c, 1, 5, 5), None, False)
+    with pytest.raises(RuntimeError, match='bias must be'):
+        module.depthwise_conv3x3(torch.zeros(1, 4, 4, c), torch.zeros(c, 1, 3, 3),
+                                 torch.zeros(c + 1), False)
+
+
+@pytest.mark.parametrize('case', ['inference', 'grad', 'float64', 'off'])
+def test_position_encoding_takes_the_kernel_in_inference_only(cpu_kernels, monkeypatch, case):
+    calls = []
+    monkeypatch.setattr(sca_module, 'depthwise_conv3x3',
+                        lambda *a, **k: calls.append(1) or cpu_kernels.depthwise_conv3x3(*a, **k))
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(16, 16, 3, padding=1, groups=16)
+    x = torch.randn(2, 16, 5, 6).contiguous(memory_format=torch.channels_last)
+    if case == 'float64':
+        conv, x = conv.double(), x.double()
+    ref = x + F.conv2d(x, conv.weight, conv.bias, 1, 1, 1, 16)
+    if case == 'grad':
+        out = sca_module.add_position_encoding(conv, x)
+        out.sum().backward()
+        assert conv.weight.grad is not None
+    else:
+        with torch.no_grad(), cpu_kernels.use_cpu_kernels(case != 'off'):
+            out = sca_module.add_position_encoding(conv, x)
+    assert calls == ([1] if case == 'inference' else [])
+    torch.testing.assert_close(out, ref.detach(), rtol=1e-5, atol=1e-5)

@@ -100,12 +100,10 @@ class Mlp(nn.Module):
     def chunk_rows(self, x: Tensor) -> int:
         """Rows (tokens) per chunk for ``x``; ``0`` where the plain path runs (training
         with dropout, autograd, tracing, autocast, non-CPU tensors, or one chunk would do)."""
-        if self.training and self.drop.p > 0:
-            return 0
-        if not eager_cpu_inference(x, *self.parameters()):
-            return 0
         rows = max(1, self.CHUNK_BYTES // (self.fc1.out_features * x.element_size()))
-        return rows if rows < x.numel() // x.shape[-1] else 0
+        if rows >= x.numel() // max(x.shape[-1], 1) or (self.training and self.drop.p > 0):
+            return 0
+        return rows if eager_cpu_inference(x, self.fc1.weight, module=self) else 0
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-1] != self.fc1.in_features:

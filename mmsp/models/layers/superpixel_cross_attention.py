@@ -13,7 +13,8 @@ from mmsp.ops import (SuperpixelGrid, block_logits, block_logits_absorbed,
                       heads_to_grid)
 from mmsp.ops.association import absorbed_logit_rows, candidate_softmax
 from mmsp.ops.cell_layout import cell_heads, grid_to_cells, to_cells
-from mmsp.ops.cpu_kernels import cpu_kernels_apply, sca_cell_pass, sca_window_sum
+from mmsp.ops.cpu_kernels import (cpu_kernels_apply, depthwise_conv3x3, depthwise_conv3x3_applies,
+                                  sca_cell_pass, sca_window_sum)
 from .norm import (LayerNorm2d, build_norm2d, centre_weight, is_pointwise_norm,
                    layer_norm_factors, output_covariance, pointwise_conv_norm)
 
@@ -23,9 +24,13 @@ def add_position_encoding(conv: Optional[nn.Conv2d], x: Tensor) -> Tensor:
 
     The identity is added to the centre tap of a copy of the weight: one pass over the map
     instead of a conv and an add (the same function; gradients reach ``conv.weight`` as before).
+    In float32 CPU inference on a channels-last map it is one pass of
+    :func:`~mmsp.ops.cpu_kernels.depthwise_conv3x3` (no oneDNN set-up per call).
     """
     if conv is None:
         return x
+    if depthwise_conv3x3_applies(x, conv) and cpu_kernels_apply(x, conv.weight, module=conv):
+        return depthwise_conv3x3(x, conv, add_identity=True)
     weight = conv.weight.clone()
     weight[:, :, 1, 1] += 1
     return F.conv2d(x, weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
@@ -305,7 +310,7 @@ class SuperpixelCrossAttention(BaseModule):
         # sp: (B, h, w, q[, k, v]) channels last; the pixel outputs are [q,] k, v
         absorbed = grid.stride**2 >= self.ABSORB_MIN_CELL_PIXELS
         if absorbed and isinstance(self.pixel_norm, LayerNorm2d) and \
-                cpu_kernels_apply(x, z, xc, *self.parameters()):
+                cpu_kernels_apply(x, z, xc, self.pixel_qkv.weight, module=self):
             return self._fused_forward(x, z, xc, sp, grid, return_association)
         if is_pointwise_norm(self.pixel_norm):
             # Factorised pixel projections (_FactorisedPixels): no (B, H, W, 2Cp + Cs) map;

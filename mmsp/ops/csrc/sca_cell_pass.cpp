@@ -459,6 +459,10 @@ at::Tensor unfold_logits(const at::Tensor& assoc, const at::Tensor& values, int6
   return out;
 }
 
+// depthwise_conv3x3.cpp
+at::Tensor depthwise_conv3x3(const at::Tensor& x, const at::Tensor& weight,
+                             const c10::optional<at::Tensor>& bias, bool add_identity);
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("sca_cell_pass", &sca_cell_pass,
         "Element-wise part of an absorbed-key SCA layer, fused per superpixel cell (CPU)");
@@ -466,4 +470,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         "Association-weighted unfolding of superpixel values, softmax over the 9 (CPU)");
   m.def("sca_window_sum", &sca_window_sum,
         "Superpixel update from the per-cell sums of sca_cell_pass (CPU)");
+  m.def("depthwise_conv3x3", &depthwise_conv3x3,
+        "3x3 depthwise convolution of a channels-last map, optionally plus the input (CPU)");
 }
