@@ -112,7 +112,7 @@ def eager_cpu_inference(*tensors: Tensor, module: Optional[nn.Module] = None) ->
 
     It costs ~1 us under ``torch.no_grad()``: ``module``'s parameters are only visited when
     grad mode is on (walking them takes ~20 us, a few % of a small layer at batch 1)."""
-    if torch.jit.is_tracing() or torch.compiler.is_compiling():
+    if not tensors or torch.jit.is_tracing() or torch.compiler.is_compiling():
         return False
     if torch.is_autocast_enabled('cpu'):
         return False

@@ -58,19 +58,19 @@ class MultiheadSelfAttention(nn.Module):
 class Mlp(nn.Module):
     """``Linear -> act -> dropout -> Linear -> dropout`` (timm naming ``fc1``/``fc2``).
 
-    **Chunked CPU inference.** In eager CPU inference (:func:`~mmsp.ops.cpu_kernels.
-    eager_cpu_inference`: no autograd graph, not traced or compiled, not under autocast) with
-    dropout inactive, the tokens go through the MLP in row chunks whose hidden activations
-    take at most :attr:`CHUNK_BYTES`, and ``fc2`` writes each chunk into its rows of one output
-    tensor. The same function, row by row (the tests compare it with the plain path). The
-    reason is glibc's allocator: PyTorch takes CPU memory from ``malloc``, which serves blocks
-    above 32 MB with a fresh ``mmap``, so every hidden map larger than that is page-faulted and
-    zeroed by the kernel on each call. For SPFormer-S at batch 32 that is 38.5 MB twice per
-    block (after ``fc1`` and after the activation), ~900 MB per forward; the chunks stay in
-    reused heap memory and in cache. Measured on the 2-core CPU (``docs/sca-speed.md``, round
-    6): SPFormer-S backbone at batch 32, 119.3 -> 108.6 ms/img, outputs bit-identical. At
-    batch 1 the hidden map (1.2 MB) is one chunk and nothing changes. GPUs (caching allocator)
-    and training keep the plain path.
+    **Chunked CPU inference.** In eager CPU inference
+    (:func:`~mmsp.ops.cpu_kernels.eager_cpu_inference`: no autograd graph, not traced or
+    compiled, not under autocast) with dropout inactive, the tokens go through the MLP in row
+    chunks whose hidden activations take at most :attr:`CHUNK_BYTES`, and ``fc2`` writes each
+    chunk into its rows of one output tensor: the same function, row by row (the tests
+    compare it with the plain path). The reason is glibc's allocator: PyTorch takes CPU memory
+    from ``malloc``, which serves blocks above 32 MB with a fresh ``mmap``, so every hidden
+    map larger than that is page-faulted and zeroed by the kernel on each call. For SPFormer-S
+    at batch 32 that is 38.5 MB twice per block (after ``fc1`` and after the activation),
+    ~900 MB per forward; the chunks stay in reused heap memory and in cache. Measured on the
+    2-core CPU (``docs/sca-speed.md``, round 6): SPFormer-S backbone at batch 32, 119.3 ->
+    108.6 ms/img, outputs bit-identical. At batch 1 the hidden map (1.2 MB) is one chunk and
+    nothing changes. GPUs (caching allocator) and training keep the plain path.
 
     Args:
         embed_dims (int): input/output width.
