@@ -227,3 +227,21 @@ def test_position_encoding_takes_the_kernel_in_inference_only(cpu_kernels, monke
             out = sca_module.add_position_encoding(conv, x)
     assert calls == ([1] if case == 'inference' else [])
     torch.testing.assert_close(out, ref.detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_eager_cpu_inference_conditions():
+    conv = torch.nn.Conv2d(4, 4, 1)
+    x = torch.randn(1, 4, 2, 2)
+    assert not ck.eager_cpu_inference()
+    assert not ck.eager_cpu_inference(x, x.double())  # mixed dtypes
+    assert not ck.eager_cpu_inference(x, module=conv)  # grad mode, trainable parameters
+    assert ck.eager_cpu_inference(x)  # grad mode, but nothing needs a gradient
+    assert not ck.eager_cpu_inference(x.requires_grad_())
+    with torch.no_grad():
+        assert ck.eager_cpu_inference(x, conv.weight, module=conv)
+        assert ck.eager_cpu_inference(x.double(), x.double())
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            assert not ck.eager_cpu_inference(x)
+    conv.requires_grad_(False)
+    assert ck.eager_cpu_inference(x.detach(), conv.weight, module=conv)  # a frozen module
+    assert not ck.cpu_kernels_apply(x.detach().double(), module=conv)  # kernels: float32 only
