@@ -303,7 +303,7 @@ class SPFormer(BaseModule):
         x = self.stem(self._pad(x))
         z = self.superpixel_init(x)
         for k in range(stage):
-            x, z, _, _ = self.stages[k](x, z)
+            x, z, _, _ = self.stages[k](x, z, keep=())  # no block outputs are needed
         return self.stages[stage].associate(x, z)[2]
 
     def forward_superpixels(self, x: Tensor, stage: int = -1) -> Tuple[Tensor, Tensor]:
