@@ -36,14 +36,14 @@ from .grid import SuperpixelGrid
 
 __all__ = [
     'cpu_kernels_enabled', 'use_cpu_kernels', 'load_cpu_kernels', 'eager_cpu_inference',
-    'cpu_kernels_apply', 'depthwise_conv3x3', 'depthwise_conv3x3_applies',
-    'sca_cell_pass', 'sca_window_sum', 'unfold_logits'
+    'cpu_kernels_apply', 'depthwise_conv3x3', 'depthwise_conv3x3_applies', 'layer_norm_gelu',
+    'layer_norm_gelu_applies', 'sca_cell_pass', 'sca_window_sum', 'unfold_logits'
 ]
 
 _ENV = 'MMSP_CPU_KERNELS'
 _SOURCES = [
     osp.join(osp.dirname(osp.abspath(__file__)), 'csrc', name)
-    for name in ('sca_cell_pass.cpp', 'depthwise_conv3x3.cpp')
+    for name in ('sca_cell_pass.cpp', 'depthwise_conv3x3.cpp', 'layer_norm_gelu.cpp')
 ]
 _lock = threading.Lock()
 _state = dict(enabled=None, module=None, failed=False)
@@ -170,6 +170,67 @@ def depthwise_conv3x3_applies(x: Tensor, conv: nn.Conv2d) -> bool:
             and tuple(conv.padding) == (1, 1) and tuple(conv.dilation) == (1, 1)
             and conv.padding_mode == 'zeros'
             and x.permute(0, 2, 3, 1).is_contiguous())
+
+
+def layer_norm_gelu_applies(norm: nn.Module,
+                            act: nn.Module,
+                            *tensors: Tensor,
+                            module: Optional[nn.Module] = None) -> bool:
+    """Whether :func:`layer_norm_gelu` computes ``act(norm(y))`` here: ``norm`` an affine
+    ``nn.LayerNorm`` (with bias) over one dimension, ``act`` the exact (erf) ``nn.GELU``, and
+    the kernels apply to ``tensors`` and ``norm``'s weight (:func:`cpu_kernels_apply`; the
+    parameters of ``module``, default ``norm``, are checked in grad mode)."""
+    return (isinstance(norm, nn.LayerNorm) and len(norm.normalized_shape) == 1
+            and norm.elementwise_affine and getattr(norm, 'bias', None) is not None
+            and type(act) is nn.GELU and act.approximate == 'none'
+            and cpu_kernels_apply(*tensors, norm.weight, module=module or norm))
+
+
+def layer_norm_gelu(y: Tensor,
+                    norm: nn.LayerNorm,
+                    cell_mean: bool = False,
+                    valid: Optional[Tensor] = None) -> Tensor:
+    """``gelu(layer_norm(y))`` over the last dimension, or its mean over each cell's pixels,
+    in one pass per row (``csrc/layer_norm_gelu.cpp``; exact GELU to ~1.5e-7 absolute).
+
+    Args:
+        y (Tensor): (..., C) float32 rows, or (..., P, C) with ``cell_mean``: the ``P`` pixels
+            of every cell (the cell layout of :mod:`mmsp.ops.cell_layout`).
+        norm (nn.LayerNorm): affine LayerNorm over the ``C`` channels (its ``eps``).
+        cell_mean (bool): average the activated rows of every cell over its pixels.
+        valid (Tensor, optional): (..., P) bool mask of the real pixels of every cell,
+            broadcast over the leading dimensions of ``y`` (the grid's ``pixel_mask`` for
+            the partial border cells); the mean is over them. Needs ``cell_mean``.
+
+    Returns:
+        Tensor: ``y``'s shape (``cell_mean``: without the ``P`` dimension), contiguous.
+    """
+    c = y.shape[-1]
+    if tuple(norm.normalized_shape) != (c, ):
+        raise ValueError(f'layer_norm_gelu: a LayerNorm over the {c} channels of '
+                         f'{tuple(y.shape)} is needed, got {norm}')
+    if not cell_mean:
+        if valid is not None:
+            raise ValueError('layer_norm_gelu: valid needs cell_mean=True')
+        rows = y.reshape(-1, 1, c).contiguous()
+        return _module('layer_norm_gelu').layer_norm_gelu(
+            rows, norm.weight.detach().contiguous(), norm.bias.detach().contiguous(), norm.eps,
+            False, None).view(y.shape)
+    if y.dim() < 2:
+        raise ValueError(f'layer_norm_gelu: cell_mean needs (..., P, C), got {tuple(y.shape)}')
+    p = y.shape[-2]
+    mask = None
+    if valid is not None:
+        lead = y.shape[:-2]
+        if valid.shape[-1] != p or valid.dim() > y.dim() - 1 or \
+                tuple(valid.shape[:-1]) != tuple(lead[len(lead) - valid.dim() + 1:]):
+            raise ValueError(f'layer_norm_gelu: valid {tuple(valid.shape)} must be the '
+                             f'trailing (..., P) of the cells {tuple(y.shape)}')
+        mask = valid.to(torch.uint8).reshape(-1, p).contiguous()
+    out = _module('layer_norm_gelu').layer_norm_gelu(
+        y.reshape(-1, p, c).contiguous(), norm.weight.detach().contiguous(),
+        norm.bias.detach().contiguous(), norm.eps, True, mask)
+    return out.view(*y.shape[:-2], c)
 
 
 def sca_cell_pass(rows: List[Tensor],

@@ -245,3 +245,98 @@ def test_eager_cpu_inference_conditions():
     conv.requires_grad_(False)
     assert ck.eager_cpu_inference(x.detach(), conv.weight, module=conv)  # a frozen module
     assert not ck.cpu_kernels_apply(x.detach().double(), module=conv)  # kernels: float32 only
+
+
+def _ln_gelu_reference(y, norm):
+    """float64 ``gelu(layer_norm(y))`` over the last dimension, LN written out."""
+    y = y.double()
+    mean = y.mean(-1, keepdim=True)
+    var = ((y - mean)**2).mean(-1, keepdim=True)
+    v = (y - mean) / torch.sqrt(var + norm.eps) * norm.weight.double() + norm.bias.double()
+    return v * 0.5 * torch.special.erfc(-v / 2**0.5)
+
+
+@pytest.mark.parametrize('channels', [384, 64, 20, 7])
+@pytest.mark.parametrize('gain', [1.0, 12.0])
+def test_layer_norm_gelu_matches_reference(cpu_kernels, channels, gain):
+    """Channels 384 / 64 (vector path), 20 (vectors + a tail), 7 (tail only); gain 12 puts the
+    normalised values far into both tails of the GELU (outputs ~1e-30 on the negative side:
+    the absolute error stays ~1e-7, no cancellation)."""
+    torch.manual_seed(0)
+    norm = torch.nn.LayerNorm(channels, eps=1e-6)
+    with torch.no_grad():
+        norm.weight.copy_(gain * (1 + 0.3 * torch.randn(channels)))
+        norm.bias.copy_(0.5 * torch.randn(channels))
+    y = 3 * torch.randn(2, 3, 5, 16, channels) + 1
+    with torch.no_grad():
+        rows = cpu_kernels.layer_norm_gelu(y, norm)
+        pooled = cpu_kernels.layer_norm_gelu(y, norm, cell_mean=True)
+    ref = _ln_gelu_reference(y, norm)
+    assert rows.shape == y.shape and pooled.shape == y.shape[:-2] + (channels, )
+    # about as accurate as PyTorch's float32 ops (float rounding of v, ~1 ulp, dominates)
+    plain = F.gelu(norm(y)).double()
+    scale = ref.abs().clamp_min(1)
+    error, plain_error = ((rows.double() - ref).abs() / scale).max(), ((plain - ref).abs() /
+                                                                       scale).max()
+    assert error < 2 * plain_error + 1e-6, (error, plain_error)
+    torch.testing.assert_close(pooled.double(), ref.mean(-2), atol=2e-6 * gain, rtol=1e-5)
+
+
+def test_layer_norm_gelu_mean_over_valid_pixels(cpu_kernels):
+    """The mean is over each cell's real pixels (the mask broadcast over the batch)."""
+    torch.manual_seed(0)
+    norm = torch.nn.LayerNorm(24, eps=1e-6)
+    grid = SuperpixelGrid(9, 14, 4)  # partial cells at the bottom and the right
+    valid = grid.pixel_mask()
+    y = torch.randn(2, grid.rows, grid.cols, 16, 24)
+    y[:, ~valid] = 1e4  # padding slots must not count
+    with torch.no_grad():
+        out = cpu_kernels.layer_norm_gelu(y, norm, cell_mean=True, valid=valid)
+    ref = _ln_gelu_reference(y, norm)
+    mask = valid[None, ..., None].double()
+    want = (ref * mask).sum(-2) / mask.sum(-2)
+    torch.testing.assert_close(out.double(), want, atol=2e-6, rtol=1e-5)
+
+
+def test_layer_norm_gelu_argument_checks(cpu_kernels):
+    norm = torch.nn.LayerNorm(8)
+    y = torch.randn(4, 16, 8)
+    with pytest.raises(ValueError, match='LayerNorm over the 6 channels'):
+        cpu_kernels.layer_norm_gelu(torch.randn(4, 6), norm)
+    with pytest.raises(ValueError, match='valid needs cell_mean'):
+        cpu_kernels.layer_norm_gelu(y, norm, valid=torch.ones(16, dtype=torch.bool))
+    with pytest.raises(ValueError, match='trailing'):
+        cpu_kernels.layer_norm_gelu(y, norm, cell_mean=True,
+                                    valid=torch.ones(3, 16, dtype=torch.bool))
+    with pytest.raises(ValueError, match='cell_mean needs'):
+        cpu_kernels.layer_norm_gelu(torch.randn(8), norm, cell_mean=True)
+    empty = torch.ones(4, 16, dtype=torch.bool)
+    empty[2] = False
+    with pytest.raises(RuntimeError, match='every cell needs a valid pixel'):
+        cpu_kernels.layer_norm_gelu(y, norm, cell_mean=True, valid=empty)
+    with pytest.raises(RuntimeError, match='float32'):
+        cpu_kernels.layer_norm_gelu(y.double(), norm.double())
+    module = cpu_kernels.load_cpu_kernels()
+    with pytest.raises(RuntimeError, match='weight and bias'):
+        module.layer_norm_gelu(y, torch.ones(7), torch.zeros(8), 1e-6, False, None)
+
+
+def test_layer_norm_gelu_applies():
+    norm, gelu = torch.nn.LayerNorm(8), torch.nn.GELU()
+    x = torch.randn(2, 8)
+    with torch.no_grad():
+        assert ck.layer_norm_gelu_applies(norm, gelu, x) == (ck.load_cpu_kernels() is not None)
+        assert not ck.layer_norm_gelu_applies(norm, torch.nn.GELU(approximate='tanh'), x)
+        assert not ck.layer_norm_gelu_applies(norm, torch.nn.ReLU(), x)
+        assert not ck.layer_norm_gelu_applies(torch.nn.LayerNorm(8, elementwise_affine=False),
+                                              gelu, x)
+        assert not ck.layer_norm_gelu_applies(torch.nn.LayerNorm((2, 4)), gelu, x)
+        assert not ck.layer_norm_gelu_applies(torch.nn.BatchNorm1d(8), gelu, x)
+        assert not ck.layer_norm_gelu_applies(norm, gelu, x.double())
+        with ck.use_cpu_kernels(False):
+            assert not ck.layer_norm_gelu_applies(norm, gelu, x)
+    assert not ck.layer_norm_gelu_applies(norm, gelu, x)  # grad mode, trainable norm
+    lift = torch.nn.Linear(8, 8)
+    with torch.no_grad():
+        assert ck.layer_norm_gelu_applies(norm, gelu, x, module=lift) == (
+            ck.load_cpu_kernels() is not None)

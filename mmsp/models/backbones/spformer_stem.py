@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from mmsp.models.layers import LayerNorm2d, build_norm2d, layer_norm_of_linear
 from mmsp.ops import SuperpixelGrid
 from mmsp.ops.cell_layout import to_cells
+from mmsp.ops.cpu_kernels import layer_norm_gelu, layer_norm_gelu_applies
 
 #: ``stem_type -> (pixel stride r, [(kernel, stride, padding, channel fraction of Cp), ...])``.
 #: ``conv4``/``conv8``: one k x k / k patchify conv. ``cc4``/``ccc8``: 3x3 stride-2 convs whose
@@ -31,6 +32,11 @@ class SPFormerStem(nn.Module):
         out_channels (int): pixel width ``Cp``.
         norm_cfg (dict): norm after every conv. Defaults to ``LN2d`` (eps 1e-6), spec A5.
         act_cfg (dict): activation after every norm. Defaults to GELU.
+
+    In float32 CPU inference with LN2d + exact GELU (the default) every norm and activation
+    run as one pass over the channels-last conv output
+    (:func:`~mmsp.ops.cpu_kernels.layer_norm_gelu`; the same function up to float rounding)
+    and the result is channels-last; otherwise the layers run as configured.
 
     Shapes:
         x: (B, in_channels, H0, W0) with ``H0, W0`` multiples of :attr:`stride` (the backbone
@@ -70,7 +76,15 @@ class SPFormerStem(nn.Module):
         if x.shape[-2] % self.stride or x.shape[-1] % self.stride:
             raise ValueError(f'SPFormerStem: input {tuple(x.shape)} is not a multiple of the '
                              f'stem stride {self.stride}; pad it first')
-        return self.layers(x)
+        triples = [self.layers[i:i + 3] for i in range(0, len(self.layers), 3)]
+        if not all(layer_norm_gelu_applies(norm, act, x, conv.weight, module=self)
+                   for conv, norm, act in triples):
+            return self.layers(x)
+        # channels-last convs, then LN + GELU over the channels of each pixel in one pass
+        x = x.contiguous(memory_format=torch.channels_last)
+        for conv, norm, _ in triples:
+            x = layer_norm_gelu(conv(x).permute(0, 2, 3, 1), norm).permute(0, 3, 1, 2)
+        return x
 
 
 class SuperpixelInit(nn.Module):
@@ -79,9 +93,12 @@ class SuperpixelInit(nn.Module):
     Cells at the bottom/right border that the pixel map only partly covers are averaged over
     their real pixels (``ceil_mode`` pooling without padding), matching the ``ceil(H/s)``
     grid of :class:`mmsp.ops.SuperpixelGrid`. With LN2d the computation runs in the
-    channels-last cell layout with the norm folded into the lift
-    (:func:`~mmsp.models.layers.layer_norm_of_linear`; same function, one ``Cs``-wide pass
-    fewer) and returns a channels-last map; other norms run in NCHW.
+    channels-last cell layout and returns a channels-last map; other norms run in NCHW. In
+    float32 CPU inference with exact GELU (the default) the lift is one GEMM and the norm,
+    activation and cell mean one pass over its output per cell
+    (:func:`~mmsp.ops.cpu_kernels.layer_norm_gelu`); otherwise the norm is folded into the
+    lift (:func:`~mmsp.models.layers.layer_norm_of_linear`; one ``Cs``-wide pass fewer).
+    Both compute the same function up to float rounding.
 
     Args:
         pixel_channels (int): ``Cp``.
@@ -128,6 +145,10 @@ class SuperpixelInit(nn.Module):
 
     def _pool_cells(self, cells: Tensor, grid: SuperpixelGrid) -> Tensor:
         """(b, h, w, s*s, Cp) cell layout -> (b, h, w, Cs) means of act(LN2d(lift))."""
+        if layer_norm_gelu_applies(self.norm, self.act, cells, self.lift.weight, module=self):
+            y = F.linear(cells, self.lift.weight.flatten(1), self.lift.bias)
+            valid = grid.pixel_mask(y.device) if grid.is_padded else None
+            return layer_norm_gelu(y, self.norm, cell_mean=True, valid=valid)
         y = layer_norm_of_linear(cells, self.lift.weight.flatten(1), self.norm,
                                  bias=self.lift.bias)
         y = self.act(y)  # (b, h, w, s*s, Cs)
