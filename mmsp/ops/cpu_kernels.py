@@ -6,8 +6,8 @@
 matmul rows, both softmaxes, the pixel update with its residual, the per-cell sums of the
 superpixel update and the exported association; :func:`sca_window_sum` then normalises the
 superpixel update over each window, and :func:`unfold_logits` is SPFormer's pixel unfolding.
-The matrix products before it (``G x`` for the LN statistics, the logit rows) stay in
-PyTorch (MKL). In an SPFormer-S layer the top-level ATen calls (views included) drop from 211 to
+The one large matrix product before it (``G x`` for the LN statistics) stays in PyTorch
+(MKL). In an SPFormer-S layer the top-level ATen calls (views included) drop from 211 to
 94 (``docs/sca-speed.md``, round 5). :func:`depthwise_conv3x3` (``csrc/depthwise_conv3x3.cpp``)
 is the SCA position encoding ``x + dwconv3x3(x)`` on channels-last maps in one pass, without
 oneDNN's ~0.1 ms set-up per call (round 6).
@@ -233,7 +233,7 @@ def layer_norm_gelu(y: Tensor,
     return out.view(*y.shape[:-2], c)
 
 
-def sca_cell_pass(rows: List[Tensor],
+def sca_cell_pass(keys: Tensor,
                   offsets: Tensor,
                   stat: Tensor,
                   pixels: Tensor,
@@ -247,10 +247,11 @@ def sca_cell_pass(rows: List[Tensor],
     """The fused element-wise pass of one absorbed-key SCA layer (see the module docstring).
 
     Args:
-        rows (list[Tensor]): the three ``(B*h*w, s*s, 3K)`` matmul outputs of
-            :func:`~mmsp.ops.association.absorbed_logit_rows` (candidate rows ``dy = -1, 0,
-            1``; column ``dx * K + k``): the products ``<keys_c, x_p>`` of ``K`` pseudo-heads.
-            The logit of pixel ``p`` and candidate ``c`` is ``r_p <keys_c, x_p> + offset_c``.
+        keys (Tensor): (B, h, w, K, C_in) absorbed keys of ``K`` pseudo-heads per superpixel
+            (:meth:`~mmsp.models.layers.superpixel_cross_attention._FactorisedPixels.keys`).
+            The logit of pixel ``p`` and candidate ``c`` is ``r_p <keys_c, x_p> + offset_c``;
+            the products are made in the pass, cell by cell (the 9 candidates' keys against
+            the cell's pixels).
         offsets (Tensor): (B, h, w, K) per-superpixel logit offsets.
         stat (Tensor): (B*h*w, s*s, C_in) ``G x_p`` for the LN statistics: the logits are
             scaled by ``r_p = 1 / sqrt(x_p^T G x_p + eps)``.
@@ -279,7 +280,7 @@ def sca_cell_pass(rows: List[Tensor],
         x = x.permute(0, 2, 3, 1).contiguous()
         gamma = gamma.contiguous()
     out, sums, cell_max, cell_sum, assoc = module.sca_cell_pass(
-        rows[0], rows[1], rows[2], offsets.contiguous(), stat.contiguous(),
+        keys.contiguous(), offsets.contiguous(), stat.contiguous(),
         pixels.contiguous(), float(eps), grid.height, grid.width, grid.stride, num_heads,
         values, x, gamma, export_association)
     return dict(

@@ -129,17 +129,19 @@ def test_spformer_backbone_with_and_without_kernels(cpu_kernels, monkeypatch, ar
 def test_kernel_argument_checks(cpu_kernels):
     module = cpu_kernels.load_cpu_kernels()
     grid = SuperpixelGrid(8, 8, 4)
-    rows = [torch.zeros(4, 16, 12) for _ in range(3)]
+    keys = torch.zeros(1, 2, 2, 4, 8)
     offsets, cells = torch.zeros(1, 2, 2, 4), torch.zeros(4, 16, 8)
-    cpu_kernels.sca_cell_pass(rows, offsets, cells, cells, 1e-6, grid, 2)  # well-formed
-    with pytest.raises(RuntimeError, match='logit rows'):
-        cpu_kernels.sca_cell_pass([r[:, :8] for r in rows], offsets, cells, cells, 1e-6, grid, 2)
+    cpu_kernels.sca_cell_pass(keys, offsets, cells, cells, 1e-6, grid, 2)  # well-formed
+    with pytest.raises(RuntimeError, match=r'keys must be \(B, h, w, K, C_in\)'):
+        cpu_kernels.sca_cell_pass(keys[..., :6], offsets, cells, cells, 1e-6, grid, 2)
+    with pytest.raises(RuntimeError, match=r'keys must be \(B, h, w, K, C_in\)'):
+        cpu_kernels.sca_cell_pass(keys[:, :, :, :3], offsets, cells, cells, 1e-6, grid, 2)
     with pytest.raises(RuntimeError, match='grid does not match'):
-        cpu_kernels.sca_cell_pass(rows, offsets, cells, cells, 1e-6, SuperpixelGrid(8, 13, 4), 2)
+        cpu_kernels.sca_cell_pass(keys, offsets, cells, cells, 1e-6, SuperpixelGrid(8, 13, 4), 2)
     with pytest.raises(RuntimeError, match='float32'):
-        cpu_kernels.sca_cell_pass(rows, offsets.double(), cells, cells, 1e-6, grid, 2)
+        cpu_kernels.sca_cell_pass(keys, offsets.double(), cells, cells, 1e-6, grid, 2)
     with pytest.raises(RuntimeError, match='go together'):
-        module.sca_cell_pass(*rows, offsets, cells, cells, 1e-6, 8, 8, 4, 2, torch.zeros(1),
+        module.sca_cell_pass(keys, offsets, cells, cells, 1e-6, 8, 8, 4, 2, torch.zeros(1),
                              None, None, False)
     with pytest.raises(RuntimeError, match='values do not match'):
         cpu_kernels.unfold_logits(torch.zeros(1, 2, 9, 8, 8), torch.zeros(1, 3, 2, 8), 4)

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from mmsp.ops import (SuperpixelGrid, block_logits, block_logits_absorbed,
                       block_superpixel_update, block_unfold, blocks_to_association, from_blocks,
                       heads_to_grid)
-from mmsp.ops.association import absorbed_logit_rows, candidate_softmax
+from mmsp.ops.association import candidate_softmax
 from mmsp.ops.cell_layout import cell_heads, grid_to_cells, to_cells
 from mmsp.ops.cpu_kernels import (cpu_kernels_apply, depthwise_conv3x3, depthwise_conv3x3_applies,
                                   sca_cell_pass, sca_window_sum)
@@ -232,10 +232,10 @@ class SuperpixelCrossAttention(BaseModule):
         """The rest of :meth:`forward` through the fused CPU passes (absorbed keys, LN2d,
         float32 inference: :func:`~mmsp.ops.cpu_kernels.cpu_kernels_apply`).
 
-        The matmuls before it stay in PyTorch: ``G x`` for the LN statistics (``G = Wc^T Wc /
-        O``) and the absorbed-key logit rows. Then :func:`~mmsp.ops.cpu_kernels.sca_cell_pass`
-        does the rest per cell (both softmaxes, the pixel update and the weighted pixel sums of
-        the superpixel update), and :func:`~mmsp.ops.cpu_kernels.sca_window_sum` normalises the
+        ``G x`` for the LN statistics (``G = Wc^T Wc / O``) stays one PyTorch matmul. Then
+        :func:`~mmsp.ops.cpu_kernels.sca_cell_pass` does the rest per cell (the absorbed-key
+        logits, both softmaxes, the pixel update and the weighted pixel sums of the superpixel
+        update), and :func:`~mmsp.ops.cpu_kernels.sca_window_sum` normalises the
         superpixel update over each window. The same function as the PyTorch ops up to float
         rounding (``test_fused_cpu_pass_matches_reference`` in
         ``tests/test_models/test_layers/test_superpixel_cross_attention.py``).
@@ -248,7 +248,7 @@ class SuperpixelCrossAttention(BaseModule):
         keys, offsets = px.keys(self._paired_superpixels(sp) * self.scale, split * m // cp)
         cells = xc.reshape(b * h * w, p, c)
         fused = sca_cell_pass(
-            absorbed_logit_rows(xc, keys), offsets, F.linear(cells, output_covariance(centred)),
+            keys, offsets, F.linear(cells, output_covariance(centred)),
             cells, norm.eps, grid, m,
             values=sp[..., 2 * cp:] if self.update_pixels else None,
             x=x if self.update_pixels else None,

@@ -1,11 +1,16 @@
 // The element-wise part of one absorbed-key Superpixel Cross Attention layer, fused per cell.
 //
-// Inference only (no autograd), float32, CPU. Python keeps the large matrix products (G x for
-// the LN statistics and the absorbed-key logit rows) in MKL; this pass does, per
-// superpixel cell and while its pixels are in cache, everything between them (a further
-// pass, sca_window_sum, normalises the superpixel update over each window):
+// Inference only (no autograd), float32, CPU. Python keeps the one large matrix product (G x
+// for the LN statistics) in MKL; this pass does, per superpixel cell and while its pixels are
+// in cache, everything after it (a further pass, sca_window_sum, normalises the superpixel
+// update over each window):
 //
 //   LN scale       r_p = 1 / sqrt(x_p^T G x_p + eps), from stat = G x_p (G = Wc^T Wc / O)
+//   products       raw(p, n, k) = <keys(c + n, k), x_p>: the cell's 16 (s*s) pixels against
+//                  the 9 K keys of its candidates, a register-blocked micro-kernel (three
+//                  batched matmuls of 16 x 64 by 64 x 12 took 0.53 ms for the 7.2 M MACs of an
+//                  SPFormer-S layer at batch 1; the layer went 3.35 -> 2.88 ms with them here,
+//                  docs/sca-speed.md round 7)
 //   logit(p, n, k) = r_p * raw(p, n, k) + offset(c + n, k)      (-inf outside the grid)
 //   pixel update   x'_p = x_p + gamma * sum_n softmax_n(logit(p, ., m))_n V(c + n, m)
 //                  for the pixel-update heads m < M (when `values` is given)
@@ -111,6 +116,70 @@ void check_float(const at::Tensor& t, const char* name) {
               "sca_cell_pass: ", name, " must be a contiguous float32 CPU tensor");
 }
 
+// out[r][p] = <key[r], x_p> for R key rows and the pixels p < 8 NPV of one cell, from the
+// cell's transposed pixels xt (CI, PP), PP >= 8 NPV: per input channel one broadcast of each
+// key entry against the pixel vectors, R x NPV accumulators kept in registers (R NPV + NPV + 1
+// <= 16 vector registers for the (NPV, R) pairs dispatched by key_products).
+template <int NPV, int R>
+inline void key_block(float* const* out, const float* const* key, const float* xt, int64_t CI,
+                      int64_t PP) {
+#ifdef __AVX2__
+  __m256 acc[R][NPV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NPV; ++v) acc[r][v] = _mm256_setzero_ps();
+  for (int64_t c = 0; c < CI; ++c) {
+    __m256 xv[NPV];
+    for (int v = 0; v < NPV; ++v) xv[v] = _mm256_loadu_ps(xt + c * PP + 8 * v);
+    for (int r = 0; r < R; ++r) {
+      const __m256 kb = _mm256_broadcast_ss(key[r] + c);
+      for (int v = 0; v < NPV; ++v) acc[r][v] = _mm256_fmadd_ps(kb, xv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NPV; ++v) _mm256_storeu_ps(out[r] + 8 * v, acc[r][v]);
+#else
+  for (int r = 0; r < R; ++r) {
+    std::fill(out[r], out[r] + 8 * NPV, 0.f);
+    for (int64_t c = 0; c < CI; ++c) {
+      const float kc = key[r][c];
+      for (int64_t p = 0; p < 8 * NPV; ++p) out[r][p] += kc * xt[c * PP + p];
+    }
+  }
+#endif
+}
+
+template <int NPV, int R>
+inline void key_rows(float* const* out, const float* const* key, int64_t rows, const float* xt,
+                     int64_t CI, int64_t PP) {
+  int64_t r = 0;
+  for (; r + R <= rows; r += R) key_block<NPV, R>(out + r, key + r, xt, CI, PP);
+  for (; r < rows; ++r) key_block<NPV, 1>(out + r, key + r, xt, CI, PP);
+}
+
+// out[r][0, PP) = <key[r], x_p> for `rows` key rows (CI values each) and the pixels of one cell
+// (xt: (CI, PP), the pixels transposed, zero beyond P): the absorbed-key logit products.
+inline void key_products(float* const* out, const float* const* key, int64_t rows,
+                         const float* xt, int64_t CI, int64_t PP) {
+  switch (PP / 8) {
+    case 1: return key_rows<1, 8>(out, key, rows, xt, CI, PP);
+    case 2: return key_rows<2, 6>(out, key, rows, xt, CI, PP);
+    case 3: return key_rows<3, 4>(out, key, rows, xt, CI, PP);
+    case 4: return key_rows<4, 2>(out, key, rows, xt, CI, PP);
+    case 5: return key_rows<5, 2>(out, key, rows, xt, CI, PP);
+    case 6: return key_rows<6, 1>(out, key, rows, xt, CI, PP);
+    case 7: return key_rows<7, 1>(out, key, rows, xt, CI, PP);
+    case 8: return key_rows<8, 1>(out, key, rows, xt, CI, PP);
+    default:
+      for (int64_t r = 0; r < rows; ++r) {
+        std::fill(out[r], out[r] + PP, 0.f);
+        for (int64_t c = 0; c < CI; ++c) {
+          const float kc = key[r][c];
+          for (int64_t p = 0; p < PP; ++p) out[r][p] += kc * xt[c * PP + p];
+        }
+      }
+  }
+}
+
 
 // The cells of candidates n = 3 (dy + 1) + dx + 1 of cell (b, y, x) on an h x w grid:
 // cell (y + sign dy, x + sign dx), or -1 outside the grid. sign = 1: the 9 candidates of a
@@ -148,8 +217,7 @@ inline void residual(float* out, const float* x, const float* gamma, const float
 
 }  // namespace
 
-std::vector<at::Tensor> sca_cell_pass(const at::Tensor& rows_up, const at::Tensor& rows_mid,
-                                      const at::Tensor& rows_down, const at::Tensor& offsets,
+std::vector<at::Tensor> sca_cell_pass(const at::Tensor& keys, const at::Tensor& offsets,
                                       const at::Tensor& stat, const at::Tensor& pixels,
                                       double eps, int64_t height, int64_t width,
                                       int64_t stride, int64_t num_heads,
@@ -164,18 +232,16 @@ std::vector<at::Tensor> sca_cell_pass(const at::Tensor& rows_up, const at::Tenso
   TORCH_CHECK(stride >= 1 && M >= 1 && M <= K, "sca_cell_pass: bad stride or heads");
   TORCH_CHECK(h == (height + stride - 1) / stride && w == (width + stride - 1) / stride,
               "sca_cell_pass: the grid does not match the map size");
-  const at::Tensor* rows[3] = {&rows_up, &rows_mid, &rows_down};
-  for (const auto* r : rows) {
-    check_float(*r, "logit rows");
-    TORCH_CHECK(r->dim() == 3 && r->size(0) == cells && r->size(1) == P && r->size(2) == 3 * K,
-                "sca_cell_pass: logit rows must be (B*h*w, s*s, 3K)");
-  }
   check_float(stat, "stat");
   check_float(pixels, "pixels");
   TORCH_CHECK(pixels.dim() == 3 && pixels.size(0) == cells && pixels.size(1) == P &&
                   stat.sizes() == pixels.sizes(),
               "sca_cell_pass: pixels and stat must be (B*h*w, s*s, C_in)");
   const int64_t CI = pixels.size(2);
+  check_float(keys, "keys");
+  TORCH_CHECK(keys.dim() == 5 && keys.size(0) == B && keys.size(1) == h && keys.size(2) == w &&
+                  keys.size(3) == K && keys.size(4) == CI,
+              "sca_cell_pass: keys must be (B, h, w, K, C_in)");
   const bool update = values.has_value();
   TORCH_CHECK(update == x.has_value() && update == gamma.has_value(),
               "sca_cell_pass: values, x and gamma go together");
@@ -203,8 +269,7 @@ std::vector<at::Tensor> sca_cell_pass(const at::Tensor& rows_up, const at::Tenso
                          ? at::empty({B, M, kNeighbors, height, width}, opts)
                          : at::Tensor();
 
-  const float* L[3] = {rows_up.data_ptr<float>(), rows_mid.data_ptr<float>(),
-                       rows_down.data_ptr<float>()};
+  const float* KY = keys.data_ptr<float>();
   const float* OF = offsets.data_ptr<float>();
   const float* ST = stat.data_ptr<float>();
   const float* PX = pixels.data_ptr<float>();
@@ -228,6 +293,13 @@ std::vector<at::Tensor> sca_cell_pass(const at::Tensor& rows_up, const at::Tenso
     std::vector<char> real(P);
     std::vector<float> rc(P);
     std::vector<const float*> prow(P);
+    // the cell's pixels transposed (CI, PP) and their products with the candidates' keys
+    // (9 K, PP), row n K + k for candidate n and pseudo-head k (rows of candidates outside
+    // the grid are not computed nor read)
+    const int64_t PP = (P + 7) / 8 * 8;
+    std::vector<float> xt(CI * PP, 0.f), raw(kNeighbors * K * PP);
+    std::vector<float*> raw_rows(kNeighbors * K);
+    std::vector<const float*> key_ptrs(kNeighbors * K);
     for (int64_t cell = begin; cell < end; ++cell) {
       const int64_t b = cell / (h * w), cy = (cell / w) % h, cx = cell % w;
       int64_t nb[kNeighbors];
@@ -241,23 +313,37 @@ std::vector<at::Tensor> sca_cell_pass(const at::Tensor& rows_up, const at::Tenso
         for (int64_t c = 0; c < CI; ++c) var += gx[c] * xp[c];
         rc[p] = 1.f / std::sqrt(std::max(var, 0.f) + epsf);
       }
-      // 1. logits of every pixel (padding slots: -inf for the superpixel update)
+      // 1. the absorbed-key products <keys of candidate n, x_p>, then the logits of every
+      //    pixel (padding slots: -inf for the superpixel update)
+      for (int64_t p = 0; p < P; ++p) {
+        const float* xp = PX + (cell * P + p) * CI;
+        for (int64_t c = 0; c < CI; ++c) xt[c * PP + p] = xp[c];
+      }
+      int64_t nrows = 0;
+      for (int n = 0; n < kNeighbors; ++n) {
+        if (nb[n] < 0) continue;
+        for (int64_t k = 0; k < K; ++k) {
+          raw_rows[nrows] = raw.data() + (n * K + k) * PP;
+          key_ptrs[nrows++] = KY + (nb[n] * K + k) * CI;
+        }
+      }
+      key_products(raw_rows.data(), key_ptrs.data(), nrows, xt.data(), CI, PP);
       for (int64_t p = 0; p < P; ++p) {
         const int64_t py = cy * stride + p / stride, px = cx * stride + p % stride;
         real[p] = py < height && px < width;
         const float rp = rc[p];
         for (int n = 0; n < kNeighbors; ++n) {
           const bool ok = nb[n] >= 0;
-          const float* raw = L[n / 3] + ((cell * P + p) * 3 + n % 3) * K;
+          const float* rn = raw.data() + n * K * PP + p;  // row n K + k at rn[k PP]
           const float* off = OF + (ok ? nb[n] : 0) * K;
           for (int64_t m = 0; m < M; ++m) {
             const int64_t k = K - M + m;
-            const float v = ok ? rp * raw[k] + off[k] : ninf;
+            const float v = ok ? rp * rn[k * PP] + off[k] : ninf;
             sp[(n * M + m) * P + p] = real[p] ? v : ninf;
             if (export_association && real[p]) {
               AS[((b * M + m) * kNeighbors + n) * HW + py * width + px] = v;
             }
-            if (update) pu[(p * M + m) * kNeighbors + n] = ok ? rp * raw[m] + off[m] : ninf;
+            if (update) pu[(p * M + m) * kNeighbors + n] = ok ? rp * rn[m * PP] + off[m] : ninf;
           }
         }
       }
