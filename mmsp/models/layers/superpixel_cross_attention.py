@@ -102,6 +102,34 @@ class _FactorisedPixels(NamedTuple):
             return out
         return out + self.bias[start:].view(1, m, 1, 1, -1).to(out.dtype)
 
+    def add_values(self, target: Tensor, gamma: Tensor, start: int, averaged: Tensor) -> Tensor:
+        """``target + gamma * heads_to_grid(values(start, averaged))`` for inference.
+
+        One matmul per head writes into the channels-last rows of the result, with ``gamma``
+        folded into the weight (``A diag``-scaled rows) and ``gamma * b`` added to ``target``
+        first: no (B, M, h, w, C_v / M) map, grid permute or separate residual pass.
+
+        Args:
+            target (Tensor): (B, C_v, h, w) channels-last (``z``).
+            gamma (Tensor): (C_v, ) LayerScale.
+            start (int): first pixel output of the values.
+            averaged (Tensor): (B, M, h, w, C_in) window averages (any strides).
+
+        Returns:
+            Tensor: (B, C_v, h, w) in channels-last memory format.
+        """
+        b, m, h, w, c = averaged.shape
+        cv = target.shape[1]
+        dv = cv // m
+        rows = target.permute(0, 2, 3, 1).reshape(b * h * w, cv)
+        out = rows.clone() if self.bias is None else torch.addcmul(rows, gamma, self.bias[start:])
+        inputs = averaged.permute(0, 2, 3, 1, 4).reshape(b * h * w, m, c)
+        weight = self.weight[start:] * gamma[:, None]  # (C_v, C_in), head m rows [m dv, ...)
+        for head in range(m):
+            part = slice(head * dv, (head + 1) * dv)
+            out[:, part].addmm_(inputs[:, head], weight[part].t())
+        return out.view(b, h, w, cv).permute(0, 3, 1, 2)
+
 
 def _factorise_pixels(xc: Tensor, conv: nn.Conv2d, norm: nn.Module) -> _FactorisedPixels:
     """``norm(conv(x))`` of the cell-layout pixels ``xc`` for LN2d or no norm, factorised.
@@ -254,9 +282,8 @@ class SuperpixelCrossAttention(BaseModule):
             x=x if self.update_pixels else None,
             gamma=self.gamma_pixel if self.update_pixels else None,
             export_association=return_association)
-        dz = px.values(
-            split, sca_window_sum(fused['sums'], fused['cell_max'], fused['cell_sum'], grid))
-        z = torch.addcmul(z, self.gamma_superpixel.view(1, -1, 1, 1), heads_to_grid(dz))
+        averaged = sca_window_sum(fused['sums'], fused['cell_max'], fused['cell_sum'], grid)
+        z = px.add_values(z, self.gamma_superpixel, split, averaged)
         return (fused['x'] if self.update_pixels else x), z, fused['association']
 
     def init_weights(self) -> None:
