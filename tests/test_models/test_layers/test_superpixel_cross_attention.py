@@ -281,3 +281,25 @@ def test_fused_cpu_pass_matches_reference(cpu_kernels, monkeypatch, case, update
     assert no_assoc[2] is None
     torch.testing.assert_close(no_assoc[0], ours[0], atol=0, rtol=0)
     torch.testing.assert_close(no_assoc[1], ours[1], atol=0, rtol=0)
+
+
+@pytest.mark.parametrize('bias', [True, False])
+def test_add_values_is_the_residual_of_the_values(bias):
+    """``_FactorisedPixels.add_values`` (the fused path's superpixel update) against its
+    definition ``z + gamma * heads_to_grid(values(...))``, from a strided window average."""
+    from mmsp.models.layers.superpixel_cross_attention import _FactorisedPixels
+    from mmsp.ops import heads_to_grid
+    torch.manual_seed(0)
+    m, c, cv, start = 3, 8, 12, 5
+    px = _FactorisedPixels(None, None, torch.randn(start + cv, c, dtype=torch.float64),
+                           torch.randn(start + cv, dtype=torch.float64) if bias else None)
+    z = torch.randn(2, cv, 4, 5, dtype=torch.float64).contiguous(
+        memory_format=torch.channels_last)
+    gamma = torch.randn(cv, dtype=torch.float64)
+    averaged = torch.randn(2, 4, 5, m, c, dtype=torch.float64).permute(0, 3, 1, 2, 4)
+    before = z.clone()
+    out = px.add_values(z, gamma, start, averaged)
+    want = z + gamma.view(1, -1, 1, 1) * heads_to_grid(px.values(start, averaged))
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, want)
+    assert torch.equal(z, before)  # a new tensor; z is left as it was
