@@ -116,33 +116,33 @@ void check_float(const at::Tensor& t, const char* name) {
               "sca_cell_pass: ", name, " must be a contiguous float32 CPU tensor");
 }
 
-// out[r][p] = <key[r], x_p> for R key rows and the pixels p < 8 NPV of one cell, from the
-// cell's transposed pixels xt (CI, PP), PP >= 8 NPV: per input channel one broadcast of each
-// key entry against the pixel vectors, R x NPV accumulators kept in registers (R NPV + NPV + 1
-// <= 16 vector registers for the (NPV, R) pairs dispatched by key_products).
+// out[r][p0 + i] = <key[r], x_{p0 + i}> for R key rows and the 8 NPV pixels from p0 of one
+// cell, from the cell's transposed pixels xt (CI, PP): per input channel one broadcast of each
+// key entry against the pixel vectors, R x NPV accumulators kept in registers.
 template <int NPV, int R>
 inline void key_block(float* const* out, const float* const* key, const float* xt, int64_t CI,
-                      int64_t PP) {
+                      int64_t PP, int64_t p0) {
 #ifdef __AVX2__
   __m256 acc[R][NPV];
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < NPV; ++v) acc[r][v] = _mm256_setzero_ps();
   for (int64_t c = 0; c < CI; ++c) {
     __m256 xv[NPV];
-    for (int v = 0; v < NPV; ++v) xv[v] = _mm256_loadu_ps(xt + c * PP + 8 * v);
+    for (int v = 0; v < NPV; ++v) xv[v] = _mm256_loadu_ps(xt + c * PP + p0 + 8 * v);
     for (int r = 0; r < R; ++r) {
       const __m256 kb = _mm256_broadcast_ss(key[r] + c);
       for (int v = 0; v < NPV; ++v) acc[r][v] = _mm256_fmadd_ps(kb, xv[v], acc[r][v]);
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < NPV; ++v) _mm256_storeu_ps(out[r] + 8 * v, acc[r][v]);
+    for (int v = 0; v < NPV; ++v) _mm256_storeu_ps(out[r] + p0 + 8 * v, acc[r][v]);
 #else
   for (int r = 0; r < R; ++r) {
-    std::fill(out[r], out[r] + 8 * NPV, 0.f);
+    float* o = out[r] + p0;
+    std::fill(o, o + 8 * NPV, 0.f);
     for (int64_t c = 0; c < CI; ++c) {
       const float kc = key[r][c];
-      for (int64_t p = 0; p < 8 * NPV; ++p) out[r][p] += kc * xt[c * PP + p];
+      for (int64_t p = 0; p < 8 * NPV; ++p) o[p] += kc * xt[c * PP + p0 + p];
     }
   }
 #endif
@@ -150,36 +150,22 @@ inline void key_block(float* const* out, const float* const* key, const float* x
 
 template <int NPV, int R>
 inline void key_rows(float* const* out, const float* const* key, int64_t rows, const float* xt,
-                     int64_t CI, int64_t PP) {
+                     int64_t CI, int64_t PP, int64_t p0) {
   int64_t r = 0;
-  for (; r + R <= rows; r += R) key_block<NPV, R>(out + r, key + r, xt, CI, PP);
-  for (; r < rows; ++r) key_block<NPV, 1>(out + r, key + r, xt, CI, PP);
+  for (; r + R <= rows; r += R) key_block<NPV, R>(out + r, key + r, xt, CI, PP, p0);
+  for (; r < rows; ++r) key_block<NPV, 1>(out + r, key + r, xt, CI, PP, p0);
 }
 
 // out[r][0, PP) = <key[r], x_p> for `rows` key rows (CI values each) and the pixels of one cell
-// (xt: (CI, PP), the pixels transposed, zero beyond P): the absorbed-key logit products.
+// (xt: (CI, PP), the pixels transposed, PP a multiple of 8, zero beyond P): the absorbed-key
+// logit products, in blocks of 16 pixels by 6 key rows (12 accumulators, 2 pixel vectors and a
+// broadcast: 15 of the 16 AVX2 registers), a last block of 8 pixels by 8 rows.
 inline void key_products(float* const* out, const float* const* key, int64_t rows,
                          const float* xt, int64_t CI, int64_t PP) {
-  switch (PP / 8) {
-    case 1: return key_rows<1, 8>(out, key, rows, xt, CI, PP);
-    case 2: return key_rows<2, 6>(out, key, rows, xt, CI, PP);
-    case 3: return key_rows<3, 4>(out, key, rows, xt, CI, PP);
-    case 4: return key_rows<4, 2>(out, key, rows, xt, CI, PP);
-    case 5: return key_rows<5, 2>(out, key, rows, xt, CI, PP);
-    case 6: return key_rows<6, 1>(out, key, rows, xt, CI, PP);
-    case 7: return key_rows<7, 1>(out, key, rows, xt, CI, PP);
-    case 8: return key_rows<8, 1>(out, key, rows, xt, CI, PP);
-    default:
-      for (int64_t r = 0; r < rows; ++r) {
-        std::fill(out[r], out[r] + PP, 0.f);
-        for (int64_t c = 0; c < CI; ++c) {
-          const float kc = key[r][c];
-          for (int64_t p = 0; p < PP; ++p) out[r][p] += kc * xt[c * PP + p];
-        }
-      }
-  }
+  int64_t p0 = 0;
+  for (; p0 + 16 <= PP; p0 += 16) key_rows<2, 6>(out, key, rows, xt, CI, PP, p0);
+  if (p0 < PP) key_rows<1, 8>(out, key, rows, xt, CI, PP, p0);
 }
-
 
 // The cells of candidates n = 3 (dy + 1) + dx + 1 of cell (b, y, x) on an h x w grid:
 // cell (y + sign dy, x + sign dx), or -1 outside the grid. sign = 1: the 9 candidates of a
