@@ -2,20 +2,23 @@
 
 :func:`sca_cell_pass` is the element-wise part of one absorbed-key
 :class:`~mmsp.models.layers.SuperpixelCrossAttention` layer, fused per superpixel cell
-(``csrc/sca_cell_pass.cpp``): the LN scale and the logits of every pixel from the absorbed-key
-matmul rows, both softmaxes, the pixel update with its residual, the per-cell sums of the
-superpixel update and the exported association; :func:`sca_window_sum` then normalises the
-superpixel update over each window, and :func:`unfold_logits` is SPFormer's pixel unfolding.
+(``csrc/sca_cell_pass.cpp``): the LN scale, the products of every pixel with its candidates'
+absorbed keys and its logits, both softmaxes, the pixel update with its residual, the
+per-cell sums of the superpixel update and the exported association; :func:`sca_window_sum`
+then normalises the superpixel update over each window, and :func:`unfold_logits` is SPFormer's
+pixel unfolding.
 The one large matrix product before it (``G x`` for the LN statistics) stays in PyTorch
 (MKL). In an SPFormer-S layer the top-level ATen calls (views included) drop from 211 to
 94 (``docs/sca-speed.md``, round 5). :func:`depthwise_conv3x3` (``csrc/depthwise_conv3x3.cpp``)
 is the SCA position encoding ``x + dwconv3x3(x)`` on channels-last maps in one pass, without
-oneDNN's ~0.1 ms set-up per call (round 6).
+oneDNN's ~0.1 ms set-up per call (round 6); :func:`layer_norm_gelu` (``csrc/layer_norm_gelu.cpp``)
+is LayerNorm + exact GELU (+ the mean over each cell) in one pass per row, for SPFormer's stem
+and superpixel initialisation (round 7).
 
 They are used only where they compute the same function: inference (no autograd graph),
-float32 CPU tensors, LN2d-normalised layers with absorbed keys (the cell passes), not while
-tracing or compiling (the FLOP counter traces the plain ops). Everywhere else the PyTorch ops
-run.
+float32 CPU tensors, LN2d-normalised layers with absorbed keys (the cell passes), LN + exact
+GELU (:func:`layer_norm_gelu_applies`), not while tracing or compiling (the FLOP counter traces
+the plain ops). Everywhere else the PyTorch ops run.
 
 **Build.** The first call compiles the kernel with :func:`torch.utils.cpp_extension.load` (a
 C++ compiler and ninja are needed; ~30 s, cached in ``TORCH_EXTENSIONS_DIR``). If that fails,
@@ -183,7 +186,8 @@ def layer_norm_gelu_applies(norm: nn.Module,
     return (isinstance(norm, nn.LayerNorm) and len(norm.normalized_shape) == 1
             and norm.elementwise_affine and getattr(norm, 'bias', None) is not None
             and type(act) is nn.GELU and act.approximate == 'none'
-            and cpu_kernels_apply(*tensors, norm.weight, module=module or norm))
+            and cpu_kernels_apply(*tensors, norm.weight,
+                                  module=norm if module is None else module))
 
 
 def layer_norm_gelu(y: Tensor,
