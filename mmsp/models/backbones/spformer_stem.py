@@ -76,7 +76,8 @@ class SPFormerStem(nn.Module):
         if x.shape[-2] % self.stride or x.shape[-1] % self.stride:
             raise ValueError(f'SPFormerStem: input {tuple(x.shape)} is not a multiple of the '
                              f'stem stride {self.stride}; pad it first')
-        triples = [self.layers[i:i + 3] for i in range(0, len(self.layers), 3)]
+        layers = list(self.layers)  # (conv, norm, act) per stage
+        triples = list(zip(layers[0::3], layers[1::3], layers[2::3]))
         if not all(layer_norm_gelu_applies(norm, act, x, conv.weight, module=self)
                    for conv, norm, act in triples):
             return self.layers(x)

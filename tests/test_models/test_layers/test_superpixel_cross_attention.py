@@ -238,8 +238,8 @@ def test_association_export_can_be_skipped():
 
 # cases for the fused CPU pass: cells of >= 16 pixels (absorbed keys), exact and padded grids,
 # the widths the kernel specialises (C/M = 16, 32) and a generic one (20), 1-3 heads; cells of
-# 16, 25, 36, 49 and 64 pixels (every vector count of the key-product micro-kernel that a
-# square cell of >= 16 pixels reaches) and 81 (its generic loop)
+# 16, 25, 36, 49, 64 and 81 pixels for the key-product micro-kernel: 16-pixel blocks alone
+# (16, 64), with zero-padded slots (25), and with the last 8-pixel block (36, 49, 81)
 FUSED_CASES = CASES + [(64, 96, 2, 4, 9, 14, 2), (48, 24, 3, 4, 12, 8, 1),
                        (40, 16, 2, 4, 8, 11, 1), (32, 32, 1, 8, 17, 16, 2),
                        (8, 12, 2, 6, 14, 13, 1), (16, 24, 2, 7, 15, 21, 1)]
