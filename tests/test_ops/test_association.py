@@ -16,7 +16,7 @@ SHAPES = [(9, 13, 4, 2), (8, 8, 4, 1), (5, 7, 1, 3), (3, 3, 4, 1), (17, 10, 3, 2
 
 def _inputs(h, w, s, channels=6, batch=2, dtype=torch.float32, seed=0):
     g = torch.Generator().manual_seed(seed)
-    grid = SuperpixelGrid(h, w, s)
+    grid = SuperpixelGrid.of((h, w), s)
     pix = torch.randn(batch, channels, h, w, generator=g, dtype=dtype)
     sp = torch.randn(batch, channels, grid.rows, grid.cols, generator=g, dtype=dtype)
     pv = torch.randn(batch, channels, h, w, generator=g, dtype=dtype)
@@ -59,7 +59,7 @@ def test_border_candidates_masked_and_rows_normalised():
     pix, sp, _, _ = _inputs(h, w, s)
     weights = association_weights(association_logits(pix, sp, s, 2))
     torch.testing.assert_close(weights.sum(dim=2), torch.ones(2, 2, h, w))
-    valid = SuperpixelGrid(h, w, s).neighbor_mask()  # (h, w, 9)
+    valid = SuperpixelGrid.of((h, w), s).neighbor_mask()  # (h, w, 9)
     counts = valid.sum(-1)
     assert counts[0, 0] == 4 and counts[0, 1] == 6 and counts[1, 1] == 9
     cells_y, cells_x = torch.arange(h) // s, torch.arange(w) // s
@@ -72,7 +72,7 @@ def test_zero_weight_on_every_non_neighbor():
     h, w, s = 9, 9, 3
     pix, sp, _, sv = _inputs(h, w, s, channels=4, batch=1)
     # one-hot superpixel values reveal which superpixels each pixel uses
-    grid = SuperpixelGrid(h, w, s)
+    grid = SuperpixelGrid.of((h, w), s)
     onehot = torch.eye(grid.num_superpixels).reshape(grid.num_superpixels, grid.rows,
                                                      grid.cols)[None]
     weights = association_weights(association_logits(pix, sp, s, 1))

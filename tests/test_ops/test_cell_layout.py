@@ -11,7 +11,7 @@ SHAPES = [(8, 8, 4), (10, 7, 3), (5, 7, 1), (3, 3, 4), (1, 6, 2), (12, 5, 5)]
 
 @pytest.mark.parametrize('h,w,s', SHAPES)
 def test_cells_match_block_layout_and_roundtrip(h, w, s):
-    grid = SuperpixelGrid(h, w, s)
+    grid = SuperpixelGrid.of((h, w), s)
     x = torch.randn(2, 6, h, w, dtype=torch.float64)
     cells = to_cells(x, grid)
     assert cells.shape == (2, grid.rows, grid.cols, s * s, 6)
@@ -48,10 +48,10 @@ def test_candidate_softmax_matches_torch_with_masked_entries():
 
 
 def test_masks_are_cached_and_correct():
-    grid = SuperpixelGrid(10, 7, 3)
-    assert grid.neighbor_mask() is SuperpixelGrid(11, 9, 3).neighbor_mask()  # same 4 x 3 grid
-    assert grid.pixel_mask() is SuperpixelGrid(10, 7, 3).pixel_mask()
-    assert grid.is_padded and not SuperpixelGrid(9, 6, 3).is_padded
+    grid = SuperpixelGrid.of((10, 7), 3)
+    assert grid.neighbor_mask() is SuperpixelGrid.of((11, 9), 3).neighbor_mask()  # same 4 x 3 grid
+    assert grid.pixel_mask() is SuperpixelGrid.of((10, 7), 3).pixel_mask()
+    assert grid.is_padded and not SuperpixelGrid.of((9, 6), 3).is_padded
     # against a direct construction
     valid = grid.neighbor_mask()
     for r in range(grid.rows):
@@ -63,13 +63,13 @@ def test_masks_are_cached_and_correct():
     ones = to_blocks(torch.ones(1, 1, 10, 7), grid)[0, 0, :, :, :, 0]
     assert torch.equal(pm, ones.bool())
     with torch.inference_mode():
-        fresh = SuperpixelGrid(13, 13, 6).neighbor_mask()
+        fresh = SuperpixelGrid.of((13, 13), 6).neighbor_mask()
     assert not fresh.is_inference()
 
 
 @pytest.mark.parametrize('h,w,s', [(8, 8, 4), (10, 7, 3)])
 def test_from_cells_channels_last_has_the_same_values(h, w, s):
-    grid = SuperpixelGrid(h, w, s)
+    grid = SuperpixelGrid.of((h, w), s)
     x = torch.randn(2, 6, h, w, dtype=torch.float64)
     back = from_cells(to_cells(x, grid), grid, channels_last=True)
     assert back.is_contiguous(memory_format=torch.channels_last) and torch.equal(back, x)
@@ -79,7 +79,7 @@ def test_from_cells_channels_last_has_the_same_values(h, w, s):
 def test_superpixel_update_with_values_shared_by_the_heads(h, w, s):
     """Values (B, 1, ...) shared by M heads equal the same values expanded to every head."""
     from mmsp.ops import block_superpixel_update
-    grid = SuperpixelGrid(h, w, s)
+    grid = SuperpixelGrid.of((h, w), s)
     raw = torch.randn(2, 3, grid.rows, grid.cols, s * s, 9, dtype=torch.float64,
                       requires_grad=True)
     values = torch.randn(2, 1, grid.rows, grid.cols, s * s, 5, dtype=torch.float64,

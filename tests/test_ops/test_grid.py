@@ -75,7 +75,7 @@ def test_candidate_rows_read_the_candidates_in_place(b, h, w):
     z = torch.randn(b, h, w, 6, dtype=torch.float64)
     rows = candidate_rows(z)
     gathered = gather_neighbors(z.unsqueeze(1)).squeeze(1)  # (B, h, w, 9, K)
-    valid = SuperpixelGrid(h, w, 1).neighbor_mask()  # (h, w, 9)
+    valid = SuperpixelGrid.of((h, w), 1).neighbor_mask()  # (h, w, 9)
     for dy, view in zip((-1, 0, 1), rows):
         assert view.shape == (b * h * w, 3, 6)
         for dx in (-1, 0, 1):

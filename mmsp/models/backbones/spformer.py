@@ -10,9 +10,8 @@ from mmseg.registry import MODELS
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmsp.models.layers import build_norm2d
+from ..utils import build_norm, resize_pos_embed, square_grid
 from mmsp.ops import association_to_superpixels, merge_heads, unfold_with_logits
-from .pos_embed import resize_pos_embed, square_grid
 from .spformer_arch import resolve_arch, resolve_stride
 from .spformer_stage import SPFormerStage
 from .spformer_stem import SPFormerStem, SuperpixelInit
@@ -198,7 +197,7 @@ class SPFormer(BaseModule):
             ]
             self.out_norms = ModuleList(norms)
             if out_pixels:
-                self.pixel_norm = build_norm2d(
+                self.pixel_norm = build_norm(
                     None if out_norm_cfg is None else dict(type='LN2d', eps=1e-6), self.pixel_dims)
         self._register_load_state_dict_pre_hook(self._resize_pos_embed_hook)
         self._freeze_stages()

@@ -8,11 +8,8 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from mmsp.ops import SuperpixelGrid, merge_heads, unfold_with_logits, upsample_association
-from mmsp.ops.cell_layout import to_cells
-from ..layers import SuperpixelCrossAttention, add_position_encoding, build_norm2d
-from .pixel_fusion import HypercolumnFusion
-from .superpixel_transformer import SuperpixelTransformerLayer
+from mmsp.ops import merge_heads, unfold_with_logits, upsample_association
+from ..utils import HypercolumnFusion, SuperpixelCrossAttention, TransformerBlock, build_norm
 
 __all__ = ['SPTransformerHead']
 
@@ -207,11 +204,15 @@ class SPTransformerHead(BaseDecodeHead):
                 pixel_pos_embed=pixel_pos_embed == 'per_layer')
             for i in range(num_iterations))
         rates = torch.linspace(0, drop_path_rate, max(num_layers, 1)).tolist()
+        hidden = int(round(channels * ffn_ratio))
+        if num_attn_heads < 1 or channels % num_attn_heads or hidden < 1:
+            raise ValueError(f'SPTransformerHead: num_attn_heads={num_attn_heads} must divide '
+                             f'channels={channels} and ffn_ratio={ffn_ratio} must give a hidden '
+                             f'width >= 1')
         self.transformer = nn.ModuleList(
-            SuperpixelTransformerLayer(
-                channels, num_heads=num_attn_heads, ffn_ratio=ffn_ratio, drop_path=rates[i])
+            TransformerBlock(channels, num_attn_heads, hidden, drop_path_rate=rates[i])
             for i in range(num_layers))
-        self.cls_norm = build_norm2d(dict(type='LN2d', eps=1e-6), channels)
+        self.cls_norm = build_norm(dict(type='LN2d', eps=1e-6), channels)
 
     # ------------------------------------------------------------------ configuration checks
     @staticmethod
@@ -300,16 +301,11 @@ class SPTransformerHead(BaseDecodeHead):
         b, _, height, width = x.shape
         s = self.cell_size
         z = self.init_superpixels(b, -(-height // s), -(-width // s))
-        x = add_position_encoding(self.pixel_pe, x.contiguous(memory_format=torch.channels_last))
-        # Layers that neither encode nor update the pixels all see this same map: it moves
-        # into the cell layout once for all of them (the layers check that they qualify).
-        cells = None
-        if all(layer.pixel_pe is None and not layer.update_pixels for layer in self.tokenizer):
-            cells = to_cells(x, SuperpixelGrid.from_tensors(x, z, s, type(self).__name__))
+        if self.pixel_pe is not None:  # one position encoding shared by the tokenisers
+            x = x + self.pixel_pe(x)
         association = None
         for i, layer in enumerate(self.tokenizer):  # only the last layer's association is used
-            x, z, association = layer(
-                x, z, return_association=i == len(self.tokenizer) - 1, pixel_cells=cells)
+            x, z, association = layer(x, z, return_association=i == len(self.tokenizer) - 1)
         rows, cols = z.shape[2:]
         tokens = z.flatten(2).transpose(1, 2)  # (B, h*w, C)
         for layer in self.transformer:

@@ -8,24 +8,12 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList, SampleList
 from torch import Tensor
 
-from mmsp.ops import SuperpixelGrid, association_to_superpixels, relabel_contiguous
+from mmsp.ops import SuperpixelGrid, association_to_superpixels, relabel_contiguous, resize_ids
 
 __all__ = ['SPEncoderDecoder']
 
 _SOURCES = ('auto', 'head', 'backbone', 'grid')
 _SLIDE_MODES = ('whole', 'skip', 'error')
-
-
-def resize_ids(ids: Tensor, size: Tuple[int, int]) -> Tensor:
-    """Nearest (pixel-centre aligned) resize of an integer map (H, W) to ``size``."""
-    out_h, out_w = int(size[0]), int(size[1])
-    in_h, in_w = ids.shape[-2:]
-    if (in_h, in_w) == (out_h, out_w):
-        return ids
-    ys = ((torch.arange(out_h, device=ids.device) + 0.5) * (in_h / out_h)).long()
-    xs = ((torch.arange(out_w, device=ids.device) + 0.5) * (in_w / out_w)).long()
-    ys, xs = ys.clamp_(max=in_h - 1), xs.clamp_(max=in_w - 1)
-    return ids[..., ys[:, None], xs[None, :]]
 
 
 @MODELS.register_module()
@@ -182,7 +170,7 @@ class SPEncoderDecoder(EncoderDecoder):
         ``association=None`` gives the regular grid of ``grid_size`` (``'grid'`` source).
         """
         if association is None:
-            grid = SuperpixelGrid(int(input_size[0]), int(input_size[1]), self.grid_size)
+            grid = SuperpixelGrid.of(input_size, self.grid_size)
             return grid.cell_ids().expand(batch_size, -1, -1)
         if association.dim() != 5 or association.shape[2] != 9:
             raise ValueError(f'SPEncoderDecoder: association must be (B, M, 9, H, W), got '

@@ -59,7 +59,7 @@ def build_classifier(config: str) -> torch.nn.Module:
 @contextlib.contextmanager
 def projected_keys():
     """Within the block, every SCA layer projects its pixels' q/k (no absorbed keys)."""
-    from mmsp.models.layers import SuperpixelCrossAttention
+    from mmsp.models.utils import SuperpixelCrossAttention
     saved = SuperpixelCrossAttention.ABSORB_MIN_CELL_PIXELS
     SuperpixelCrossAttention.ABSORB_MIN_CELL_PIXELS = 1 << 62
     try:

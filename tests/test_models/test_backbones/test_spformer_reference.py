@@ -51,7 +51,7 @@ def ref_sca(layer, x, z):
 def ref_unfold_with_logits(assoc, values, stride):
     """sum_n softmax_n(A)_n V_{c_n(p)} per head, by explicit candidate gathering."""
     b, m, _, height, width = assoc.shape
-    grid = SuperpixelGrid(height, width, stride)
+    grid = SuperpixelGrid.of((height, width), stride)
     c = values.shape[1]
     w = torch.softmax(assoc, dim=2)
     vals = values.reshape(b, m, c // m, grid.rows * grid.cols)
@@ -96,7 +96,7 @@ def ref_forward(model, img):
     init = model.superpixel_init
     lifted = F.gelu(ln2d(conv(x, init.lift), init.norm))
     # average over the real pixels of every (possibly partial) cell
-    grid = SuperpixelGrid(x.shape[2], x.shape[3], s)
+    grid = SuperpixelGrid.of((x.shape[2], x.shape[3]), s)
     cells = grid.cell_ids().view(-1)
     z = lifted.new_zeros(x.shape[0], lifted.shape[1], grid.num_superpixels)
     z.index_add_(2, cells, lifted.flatten(2))

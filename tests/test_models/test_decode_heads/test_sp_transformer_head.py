@@ -267,12 +267,12 @@ def test_pixel_position_encoding_modes(mode):
 
 
 def test_shared_cells_are_checked():
-    from mmsp.models.layers import SuperpixelCrossAttention
+    from mmsp.models.utils import SuperpixelCrossAttention
     from mmsp.ops.cell_layout import to_cells
     from mmsp.ops import SuperpixelGrid
     layer = SuperpixelCrossAttention(8, 12, 2, 4, pixel_pos_embed=False).eval()
     x, z = torch.randn(2, 8, 10, 7), torch.randn(2, 12, 3, 2)
-    cells = to_cells(x, SuperpixelGrid(10, 7, 4))
+    cells = to_cells(x, SuperpixelGrid.of((10, 7), 4))
     with torch.no_grad():
         for a, b in zip(layer(x, z), layer(x, z, pixel_cells=cells)):
             torch.testing.assert_close(a, b)

@@ -1,69 +1,16 @@
 """Light multi-level fusion of backbone features into one pixel map (spec B2, hypercolumn)."""
-from typing import Dict, List, NamedTuple, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
-import torch
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor, nn
-from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmsp.ops.fast import use_fast_path
+from mmsp.ops.fast.conv_module import fold_conv_module
 
 __all__ = ['HypercolumnFusion']
 
-
-class _FoldedProjection(NamedTuple):
-    """An eval-mode 1x1 ``ConvModule`` as one affine map: ``act(x @ weight^T + bias)``."""
-    weight: Tensor  # (O, I), the norm's running statistics and affine folded in
-    bias: Optional[Tensor]  # (O, )
-    relu: bool
-
-    def __call__(self, x: Tensor) -> Tensor:
-        """(B, I, H, W) -> (B, O, H, W) in channels-last memory format, as one GEMM.
-
-        An NCHW input is read in place as the transposed operand of a batched GEMM whose output
-        is already channels-last: no layout copy before or after, and the norm costs nothing.
-        """
-        b, c, height, width = x.shape
-        if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
-            rows = x.permute(0, 2, 3, 1).reshape(b, height * width, c)
-        else:
-            rows = x.contiguous().view(b, c, height * width).transpose(1, 2)
-        # bmm, then the bias in place: the same passes as baddbmm, and FLOP counters see bmm
-        y = torch.bmm(rows, self.weight.to(x.dtype).t().expand(b, -1, -1))
-        if self.bias is not None:
-            y = y.add_(self.bias.to(x.dtype))
-        if self.relu:
-            y = y.relu_()
-        return y.view(b, height, width, -1).permute(0, 3, 1, 2)
-
-
-def _fold(module: ConvModule) -> Optional[_FoldedProjection]:
-    """The affine map of an eval-mode 1x1 ``ConvModule`` (conv, BN, ReLU), None if not foldable.
-
-    Foldable: a plain ``nn.Conv2d`` 1x1 (stride 1, no padding, one group), then no norm or a
-    ``_BatchNorm`` (BN, SyncBN) using running statistics, then no activation or ReLU, in the
-    default order. ``BN(W x + c) = (g / s) * (W x + c - mu) + beta`` with
-    ``s = sqrt(var + eps)``: the same function up to float rounding (tested).
-    """
-    conv = module.conv
-    if module.training or type(conv) is not nn.Conv2d or conv.kernel_size != (1, 1) or \
-            conv.stride != (1, 1) or conv.padding != (0, 0) or conv.groups != 1 or \
-            tuple(module.order) != ('conv', 'norm', 'act'):
-        return None
-    if module.with_activation and type(module.activate) is not nn.ReLU:
-        return None
-    weight, bias = conv.weight.flatten(1), conv.bias
-    if module.with_norm:
-        norm = module.norm
-        if not isinstance(norm, _BatchNorm) or norm.running_mean is None:
-            return None
-        scale = torch.rsqrt(norm.running_var + norm.eps)
-        if norm.affine:
-            scale = scale * norm.weight
-        shift = -norm.running_mean if bias is None else bias - norm.running_mean
-        bias = shift * scale + (norm.bias if norm.affine else 0)
-        weight = weight * scale[:, None]
-    return _FoldedProjection(weight, bias, module.with_activation)
 
 
 class HypercolumnFusion(BaseModule):
@@ -78,10 +25,9 @@ class HypercolumnFusion(BaseModule):
     * levels finer than the target are first average-pooled to the target size
       (``adaptive_avg_pool2d``, which also handles sizes that do not divide) and then projected.
 
-    In eval mode each projection (1x1 conv, BN with running statistics, ReLU) is folded into
-    one GEMM that writes a channels-last map (the layout the superpixel tokeniser works in):
-    the same function up to float rounding, without the separate norm pass and layout copies
-    (~2x faster at 512x1024 on CPU). Other convs, norms or activations run as configured.
+    With the fast path (:mod:`mmsp.ops.fast`), each eval-mode projection (1x1 conv, BN with
+    running statistics, ReLU) runs as one GEMM with the norm folded in
+    (:func:`mmsp.ops.fast.conv_module.fold_conv_module`; the same function).
 
     Args:
         in_channels (Sequence[int]): channels of each input level.
@@ -119,11 +65,12 @@ class HypercolumnFusion(BaseModule):
         self.lateral = nn.ModuleList(
             ConvModule(c, channels, 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
             for c in self.in_channels)
+        self.fast_path = use_fast_path()
 
     def _project(self, index: int, x: Tensor) -> Tensor:
-        """Lateral ``index`` of ``x``: folded into one channels-last GEMM in eval mode if it can."""
+        """Lateral ``index`` of ``x``."""
         lateral = self.lateral[index]
-        folded = _fold(lateral)
+        folded = fold_conv_module(lateral) if self.fast_path else None
         return lateral(x) if folded is None else folded(x)
 
     def forward(self, inputs: List[Tensor]) -> Tensor:

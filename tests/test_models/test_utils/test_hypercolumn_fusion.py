@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmsp.models.decode_heads.pixel_fusion import HypercolumnFusion, _fold
+from mmsp.models.utils.hypercolumn_fusion import HypercolumnFusion, _fold
 
 
 def _randomise_norms(fusion):

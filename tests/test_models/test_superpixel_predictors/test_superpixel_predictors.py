@@ -6,8 +6,8 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from mmsp.models.baselines import (PatchGridSuperpixels, SLICSuperpixels, SuperpixelPredictor,
-                                   grid_shape, grid_superpixels, inputs_to_rgb_uint8, resize_ids)
+from mmsp.models.superpixel_predictors import (PatchGridSuperpixels, SLICSuperpixels, SuperpixelPredictor,
+                                   grid_shape, grid_superpixels, inputs_to_rgb_uint8)
 from mmsp.ops import association_logits
 
 init_default_scope('mmseg')
@@ -100,13 +100,6 @@ def test_slic_undoes_normalisation_and_resizes_to_original():
     ids = ids_of(model, data)
     assert ids.shape == (1, 128, 96)
     assert 10 <= len(torch.unique(ids)) <= 60
-
-
-def test_resize_ids_nearest_centre_aligned():
-    ids = torch.arange(4).view(2, 2)
-    np.testing.assert_array_equal(
-        resize_ids(ids, (4, 4)), [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]])
-    np.testing.assert_array_equal(resize_ids(resize_ids(ids, (6, 6)), (2, 2)), ids)
 
 
 class FeatureAssociation(torch.nn.Module):

@@ -1,4 +1,4 @@
-"""mmsp.models.backbones.vit_block: the chunked CPU-inference path of ``Mlp`` against the plain
+"""mmsp.models.utils.transformer_block: the chunked CPU-inference path of ``Mlp`` against the plain
 ``fc2(act(fc1(x)))``, when it is (not) taken, and whole blocks / backbones with and without it."""
 import pytest
 import torch
@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmsp.models.backbones import SPFormer
-from mmsp.models.backbones.vit_block import Mlp, TransformerBlock
+from mmsp.models.utils.transformer_block import Mlp, TransformerBlock
 
 
 def _mlp(embed=8, hidden=24, act_cfg=dict(type='GELU'), drop=0., bias=True, seed=0):

@@ -10,22 +10,9 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
-from mmsp.ops import enforce_connectivity, relabel_contiguous
+from mmsp.ops import enforce_connectivity, relabel_contiguous, resize_ids
 
-__all__ = ['BaseSuperpixelModel', 'resize_ids', 'inputs_to_rgb_uint8']
-
-
-def resize_ids(ids: Tensor, size) -> Tensor:
-    """Nearest, pixel-centre aligned resize of an integer map (..., H, W) to ``size``."""
-    out_h, out_w = int(size[0]), int(size[1])
-    in_h, in_w = ids.shape[-2:]
-    if (in_h, in_w) == (out_h, out_w):
-        return ids
-    ys = ((torch.arange(out_h, device=ids.device) + 0.5) * (in_h / out_h)).long().clamp_(max=in_h -
-                                                                                         1)
-    xs = ((torch.arange(out_w, device=ids.device) + 0.5) * (in_w / out_w)).long().clamp_(max=in_w -
-                                                                                         1)
-    return ids[..., ys[:, None], xs[None, :]]
+__all__ = ['BaseSuperpixelModel', 'inputs_to_rgb_uint8']
 
 
 def inputs_to_rgb_uint8(img: Tensor, data_preprocessor) -> np.ndarray:

@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmsp.models.layers import SuperpixelCrossAttention
-from mmsp.models.layers import norm as norm_module
+from mmsp.models.utils import SuperpixelCrossAttention
+from mmsp.models.utils import norm as norm_module
 
 # (Cp, Cs, heads, stride, H, W, batch): exact grids, padded grids, stride 1, a 1x1 grid, and
 # cells of >= ABSORB_MIN_CELL_PIXELS pixels (the absorbed-key logits), exact and padded
@@ -142,7 +142,7 @@ def test_matches_nchw_reference_values_and_gradients(case, update_pixels, norm):
 @pytest.mark.parametrize('update_pixels', [True, False])
 @pytest.mark.parametrize('case', CASES)
 def test_inference_path_matches_reference(case, update_pixels, monkeypatch):
-    """Without gradients the LN statistics take the QR path (mmsp.models.layers.norm, forced
+    """Without gradients the LN statistics take the QR path (mmsp.models.utils.norm, forced
     here for small maps) and the absorbed logits the per-pixel scale: the same values."""
     monkeypatch.setattr(norm_module, 'QR_MIN_POSITIONS_PER_OUTPUT', 0)
     cp, cs, m, s, height, width, batch = case
@@ -253,7 +253,7 @@ def test_fused_cpu_pass_matches_reference(cpu_kernels, monkeypatch, case, update
     (mmsp.ops.cpu_kernels): the same outputs as the float64 dense reference (``scale``
     widens the logit ranges), the exported association included; smaller cells keep the
     PyTorch ops."""
-    import mmsp.models.layers.superpixel_cross_attention as sca_module
+    import mmsp.models.utils.superpixel_cross_attention as sca_module
     calls = []
     monkeypatch.setattr(sca_module, 'sca_cell_pass',
                         lambda *a, **k: calls.append(1) or cpu_kernels.sca_cell_pass(*a, **k))
@@ -287,7 +287,7 @@ def test_fused_cpu_pass_matches_reference(cpu_kernels, monkeypatch, case, update
 def test_add_values_is_the_residual_of_the_values(bias):
     """``_FactorisedPixels.add_values`` (the fused path's superpixel update) against its
     definition ``z + gamma * heads_to_grid(values(...))``, from a strided window average."""
-    from mmsp.models.layers.superpixel_cross_attention import _FactorisedPixels
+    from mmsp.models.utils.superpixel_cross_attention import _FactorisedPixels
     from mmsp.ops import heads_to_grid
     torch.manual_seed(0)
     m, c, cv, start = 3, 8, 12, 5

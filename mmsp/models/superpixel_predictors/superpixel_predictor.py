@@ -7,7 +7,8 @@ from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from mmsp.ops import association_to_superpixels, merge_heads
-from .base import BaseSuperpixelModel, resize_ids
+from mmsp.ops import resize_ids
+from .base import BaseSuperpixelModel
 
 __all__ = ['SuperpixelPredictor']
 

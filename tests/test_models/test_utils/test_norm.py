@@ -3,8 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmsp.models.layers import LayerNorm2d, layer_norm_factors, layer_norm_of_linear
-from mmsp.models.layers import norm as norm_module
+from mmsp.models.utils import LayerNorm2d, layer_norm_factors, layer_norm_of_linear
+from mmsp.models.utils import norm as norm_module
 
 
 @pytest.fixture(params=['qr', 'quadratic form'])

@@ -1,70 +1,27 @@
-"""Channel LayerNorm for NCHW maps, a norm builder that accepts it by config, LN(linear), and
-1x1 conv + norm on channels-last layouts."""
-from typing import Dict, Optional, Tuple
+"""LayerNorm of a linear map, computed from the narrow input (used by :mod:`.sca`).
+
+With ``y = W x (+ c)`` (``O`` outputs from ``I`` inputs) and a LayerNorm over the ``O``
+outputs, centring the *weights* gives exact identities (:func:`layer_norm_factors`): the
+statistics cost ``I x I`` per position instead of passes over the ``O``-wide output, and any
+output, or any average of outputs with weights summing to one, is one GEMM away from the
+scaled input.
+"""
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmcv.cnn import build_norm_layer
 from torch import Tensor, nn
 
-from mmsp.ops import SuperpixelGrid
-from mmsp.ops.cell_layout import grid_to_cells, to_cells
+__all__ = [
+    'centre_weight', 'output_covariance', 'layer_norm_factors', 'layer_norm_of_linear',
+    'is_channel_layer_norm'
+]
 
 
-class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channel dimension of a (B, C, H, W) map.
-
-    Args:
-        num_channels (int): ``C``.
-        eps (float): numerical epsilon. Defaults to 1e-6 (the SPFormer code's value).
-    """
-
-    def __init__(self, num_channels: int, eps: float = 1e-6, **kwargs) -> None:
-        super().__init__(num_channels, eps=eps, **kwargs)
-
-    def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != 4:
-            raise ValueError(f'LayerNorm2d expects (B, C, H, W), got {tuple(x.shape)}')
-        x = x.permute(0, 2, 3, 1)
-        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
-        return x.permute(0, 3, 1, 2)
-
-
-def build_norm2d(cfg: Optional[Dict], num_channels: int) -> nn.Module:
-    """Build a norm for NCHW maps: ``dict(type='LN2d', eps=...)`` or any mmcv norm config."""
-    if cfg is None:
-        return nn.Identity()
-    cfg = dict(cfg)
-    if cfg.get('type') == 'LN2d':
-        cfg.pop('type')
-        cfg.pop('requires_grad', None)
-        return LayerNorm2d(num_channels, **cfg)
-    return build_norm_layer(cfg, num_channels)[1]
-
-
-def is_pointwise_norm(norm: nn.Module) -> bool:
-    """Whether ``norm`` acts on every position alone (LN2d or none): the channels-last paths."""
-    return isinstance(norm, (LayerNorm2d, nn.Identity))
-
-
-def pointwise_conv_norm(xc: Tensor, nchw: Tensor, grid: Optional[SuperpixelGrid], conv: nn.Conv2d,
-                        norm: nn.Module) -> Tensor:
-    """1x1 ``conv`` + ``norm`` of channels-last ``xc`` (B, ..., C_in) -> (B, ..., C_out).
-
-    ``LayerNorm2d`` (and no norm) run channels-last: ``F.linear`` with the conv weight
-    (O, I, 1, 1) viewed as (O, I) and its bias, then a last-dim ``F.layer_norm``, the same
-    per-position computation. Any other norm (BN, GN, ... whose statistics span the map) runs
-    in NCHW on ``nchw`` (the same map as ``xc``) exactly as configured, then moves to the layout
-    of ``xc``: ``to_cells`` with ``grid``, or the channels-last (B, h, w, C) view of a map when
-    ``grid`` is None.
-    """
-    if is_pointwise_norm(norm):
-        y = F.linear(xc, conv.weight.flatten(1), conv.bias)
-        if isinstance(norm, LayerNorm2d):
-            y = F.layer_norm(y, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
-        return y
-    y = norm(conv(nchw))
-    return to_cells(y, grid) if grid is not None else grid_to_cells(y)
+def is_channel_layer_norm(norm: nn.Module, channels: int) -> bool:
+    """Whether ``norm`` is an affine LayerNorm over ``channels`` channels (e.g. ``LN2d``)."""
+    return (isinstance(norm, nn.LayerNorm) and tuple(norm.normalized_shape) == (channels, )
+            and norm.elementwise_affine and getattr(norm, 'bias', None) is not None)
 
 
 #: Least positions per LN output for the QR path of :func:`_inverse_std` (below it the QR
@@ -156,9 +113,3 @@ def layer_norm_of_linear(x: Tensor,
     """
     x, scale, centred = layer_norm_factors(x, weight, norm, bias)
     return F.linear(x * scale, centred * norm.weight[:, None], norm.bias)
-
-
-__all__ = [
-    'LayerNorm2d', 'build_norm2d', 'is_pointwise_norm', 'centre_weight', 'output_covariance',
-    'layer_norm_factors', 'layer_norm_of_linear', 'pointwise_conv_norm'
-]

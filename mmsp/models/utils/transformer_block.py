@@ -1,22 +1,20 @@
-"""Pre-norm ViT block (global multi-head self-attention + MLP) over superpixel tokens."""
+"""The pre-norm ViT block (global multi-head self-attention + MLP), used by every mmsp model."""
 from typing import Dict, Optional
 
-import torch
 import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks.drop import DropPath
 from mmengine.model import BaseModule
+from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor, nn
-
-from mmsp.ops.cpu_kernels import eager_cpu_inference
 
 
 class MultiheadSelfAttention(nn.Module):
     """Global multi-head self-attention with a fused qkv projection (timm naming).
 
     Uses :func:`torch.nn.functional.scaled_dot_product_attention`, the same kernel as
-    mmpretrain's DeiT, so speed comparisons are like for like. Note that the
-    mmengine/fvcore FLOP counters do not see this fused op (see ``docs/spformer.md``).
+    mmpretrain's DeiT, so speed comparisons are like for like. mmengine's FLOP counter does not
+    see this fused op by itself; :func:`mmsp.utils.count_multiply_adds` counts it.
 
     Args:
         embed_dims (int): token width ``C``.
@@ -58,20 +56,6 @@ class MultiheadSelfAttention(nn.Module):
 class Mlp(nn.Module):
     """``Linear -> act -> dropout -> Linear -> dropout`` (timm naming ``fc1``/``fc2``).
 
-    **Chunked CPU inference.** In eager CPU inference
-    (:func:`~mmsp.ops.cpu_kernels.eager_cpu_inference`: no autograd graph, not traced or
-    compiled, not under autocast) with dropout inactive, the tokens go through the MLP in row
-    chunks whose hidden activations take at most :attr:`CHUNK_BYTES`, and ``fc2`` writes each
-    chunk into its rows of one output tensor: the same function, row by row (the tests
-    compare it with the plain path). The reason is glibc's allocator: PyTorch takes CPU memory
-    from ``malloc``, which serves blocks above 32 MB with a fresh ``mmap``, so every hidden
-    map larger than that is page-faulted and zeroed by the kernel on each call. For SPFormer-S
-    at batch 32 that is 38.5 MB twice per block (after ``fc1`` and after the activation),
-    ~900 MB per forward; the chunks stay in reused heap memory and in cache. Measured on the
-    2-core CPU (``docs/sca-speed.md``, round 6): SPFormer-S backbone at batch 32, 119.3 ->
-    108.6 ms/img, outputs bit-identical. At batch 1 the hidden map (1.2 MB) is one chunk and
-    nothing changes. GPUs (caching allocator) and training keep the plain path.
-
     Args:
         embed_dims (int): input/output width.
         hidden_dims (int): hidden width.
@@ -81,10 +65,6 @@ class Mlp(nn.Module):
     Shapes:
         x: (..., embed_dims) -> (..., embed_dims).
     """
-
-    #: Largest hidden activation made at once in chunked CPU inference (bytes; at least one
-    #: row). 4 MB was the fastest of 4/8/16 MB for SPFormer-S at batch 32 (round 6).
-    CHUNK_BYTES = 4 * 2**20
 
     def __init__(self,
                  embed_dims: int,
@@ -97,39 +77,18 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden_dims, embed_dims)
         self.drop = nn.Dropout(drop)
 
-    def chunk_rows(self, x: Tensor) -> int:
-        """Rows (tokens) per chunk for ``x``; ``0`` where the plain path runs (training
-        with dropout, autograd, tracing, autocast, non-CPU tensors, or one chunk would do)."""
-        rows = max(1, self.CHUNK_BYTES // (self.fc1.out_features * x.element_size()))
-        if rows >= x.numel() // max(x.shape[-1], 1) or (self.training and self.drop.p > 0):
-            return 0
-        return rows if eager_cpu_inference(x, self.fc1.weight, module=self) else 0
-
     def forward(self, x: Tensor) -> Tensor:
-        if x.shape[-1] != self.fc1.in_features:
-            raise ValueError(f'Mlp: expected (..., {self.fc1.in_features}) tokens, got '
-                             f'{tuple(x.shape)}')
-        rows = self.chunk_rows(x)
-        if not rows:
-            return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
-        tokens = x.reshape(-1, x.shape[-1])
-        out = tokens.new_empty(tokens.shape[0], self.fc2.out_features)
-        weight = self.fc2.weight.t()
-        for src, dst in zip(tokens.split(rows), out.split(rows)):
-            hidden = self.act(self.fc1(src))
-            if self.fc2.bias is None:
-                torch.mm(hidden, weight, out=dst)
-            else:
-                torch.addmm(self.fc2.bias, hidden, weight, out=dst)
-        return out.view(*x.shape[:-1], -1)
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
 
 
 class TransformerBlock(BaseModule):
     """timm-style pre-norm ViT block: ``x + DP(Attn(LN(x)))``, then ``x + DP(MLP(LN(x)))``.
 
-    No LayerScale (spec 3.5). The parameter names follow timm (``norm1``, ``attn.qkv``,
-    ``attn.proj``, ``norm2``, ``mlp.fc1``, ``mlp.fc2``) so that timm-style SPFormer
-    checkpoints map one to one.
+    The global blocks of SPFormer over its superpixel tokens and the global reasoning layers of
+    the superpixel-transformer head are this block (no LayerScale). The parameter names follow
+    timm (``norm1``, ``attn.qkv``, ``attn.proj``, ``norm2``, ``mlp.fc1``, ``mlp.fc2``). Without
+    an ``init_cfg`` the Linear layers start from a truncated normal (std 0.02) with zero bias,
+    as in timm's ViT.
 
     Args:
         embed_dims (int): token width ``C``.
@@ -159,6 +118,7 @@ class TransformerBlock(BaseModule):
                  act_cfg: Dict = dict(type='GELU'),
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        self.embed_dims = embed_dims
         self.norm1 = build_norm_layer(norm_cfg, embed_dims)[1]
         self.attn = MultiheadSelfAttention(embed_dims, num_heads, qkv_bias, attn_drop_rate,
                                            drop_rate)
@@ -166,7 +126,20 @@ class TransformerBlock(BaseModule):
         self.mlp = Mlp(embed_dims, feedforward_channels, act_cfg, drop_rate)
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
 
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.init_cfg is not None:
+            return
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                trunc_normal_(m.weight, std=0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
     def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 3 or x.shape[-1] != self.embed_dims:
+            raise ValueError(f'{type(self).__name__}: expected tokens (B, N, {self.embed_dims}), '
+                             f'got {tuple(x.shape)}')
         x = x + self.drop_path(self.attn(self.norm1(x)))
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
