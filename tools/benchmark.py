@@ -1,13 +1,16 @@
-"""Inference speed of one or more configs, measured in the same process and conditions.
+"""Inference or training-step speed of one or more configs, in the same process and conditions.
 
 Usage::
 
     python tools/benchmark.py --configs A.py [B.py ...] [--shape H W] [--batch-size N]
-        [--part model|backbone|decode_head] [--warmup 5] [--iters 20] [--device cpu|cuda]
-        [--threads T] [--cfg-options ...] [--out results.json]
+        [--part model|backbone|decode_head] [--mode inference|train] [--warmup 5] [--iters 20]
+        [--device cpu|cuda] [--threads T] [--cfg-options ...] [--out results.json]
 
-For every config the model is built (random weights: speed does not depend on them), put in
-eval mode under ``torch.no_grad()``, and fed one random ``B x 3 x H x W`` batch:
+For every config the model is built (random weights: speed does not depend on them) and fed one
+random ``B x 3 x H x W`` batch. ``--mode inference`` (default) times the part in eval mode under
+``torch.no_grad()``; ``--mode train`` times a training step of it in train mode: forward, the
+backward of the mean of its outputs and an AdamW step over its parameters (the loss itself is a
+negligible cost next to the model's):
 
 * ``--part model`` times ``model(x, mode='tensor')`` (backbone + neck + head, no data
   pre-processing or resizing of the logits);
@@ -37,6 +40,7 @@ from mmengine.config import Config, DictAction
 from mmsp.utils import build_model_from_config, config_family
 
 PARTS = ('model', 'backbone', 'decode_head')
+MODES = ('inference', 'train')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -46,6 +50,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='input height and width (one value: square); default 512 512')
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument('--part', choices=PARTS, default='model')
+    parser.add_argument('--mode', choices=MODES, default='inference',
+                        help='inference (eval, no_grad) or train (forward + backward + AdamW)')
     parser.add_argument('--warmup', type=int, default=5, help='untimed iterations per model')
     parser.add_argument('--iters', type=int, default=20, help='timed iterations per model')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
@@ -79,8 +85,31 @@ def make_step(model: torch.nn.Module, part: str, inputs: torch.Tensor,
     if family != 'seg' or not hasattr(model, 'decode_head'):
         raise ValueError(f'--part decode_head needs a segmentor with a decode_head, got a '
                          f'{type(model).__name__} ({family} config)')
-    features = model.extract_feat(inputs)
+    with torch.no_grad():
+        features = model.extract_feat(inputs)
     return lambda: model.decode_head(features)
+
+
+def _tensors(out: object) -> List[torch.Tensor]:
+    """The tensors of a model output (a tensor or nested tuples/lists of them)."""
+    if isinstance(out, torch.Tensor):
+        return [out]
+    return [t for o in out for t in _tensors(o)] if isinstance(out, (tuple, list)) else []
+
+
+def training_step(forward: Callable[[], object],
+                  module: torch.nn.Module) -> Callable[[], object]:
+    """``forward``, the backward of the mean of its outputs and an AdamW step of ``module``."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=1e-6)
+
+    def step() -> None:
+        loss = sum(t.float().mean() for t in _tensors(forward()))
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return step
 
 
 def interleaved_times(steps: List[Callable[[], object]], warmup: int, iters: int,
@@ -111,15 +140,17 @@ def prepare_config(path: str, args: argparse.Namespace) -> Tuple[Callable[[], ob
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     family = config_family(cfg)
-    model = build_model_from_config(cfg).to(args.device).eval()
+    model = build_model_from_config(cfg).to(args.device)
+    model.train(args.mode == 'train')
     height, width = args.shape
     generator = torch.Generator().manual_seed(0)
     inputs = torch.rand(args.batch_size, 3, height, width, generator=generator).to(args.device)
-    with torch.no_grad():
-        step = make_step(model, args.part, inputs, family)
+    step = make_step(model, args.part, inputs, family)
     timed = {'model': model, 'backbone': getattr(model, 'backbone', None),
              'decode_head': getattr(model, 'decode_head', None)}[args.part]
-    info = dict(config=path, part=args.part,
+    if args.mode == 'train':
+        step = training_step(step, timed)
+    info = dict(config=path, part=args.part, mode=args.mode,
                 params_m=sum(p.numel() for p in timed.parameters()) / 1e6)
     return step, info
 
@@ -127,7 +158,7 @@ def prepare_config(path: str, args: argparse.Namespace) -> Tuple[Callable[[], ob
 def benchmark_configs(args: argparse.Namespace) -> List[Dict[str, object]]:
     """Interleaved timing of every config (see the module docstring)."""
     prepared = [prepare_config(path, args) for path in args.configs]
-    with torch.no_grad():
+    with torch.set_grad_enabled(args.mode == 'train'):
         times = interleaved_times([step for step, _ in prepared], args.warmup, args.iters,
                                   args.device)
     results = []
@@ -153,7 +184,7 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, object]]:
         device += f' ({torch.cuda.get_device_name(torch.device(args.device))})'
     print(f'device: {device} | torch {torch.__version__} | threads: {torch.get_num_threads()} | '
           f'input: {args.batch_size}x3x{args.shape[0]}x{args.shape[1]} | part: {args.part} | '
-          f'warm-up {args.warmup}, timed {args.iters}')
+          f'mode: {args.mode} | warm-up {args.warmup}, timed {args.iters}')
     width = max(len('config'), *(len(r['config']) for r in results))
     print(f'{"config":{width}s} {"params(M)":>9s} {"ms/img":>9s} {"mean":>9s} {"img/s":>9s} '
           f'{"x first":>8s} {"x first/round":>13s}')
@@ -163,8 +194,8 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, object]]:
               f'{r["median_round_ratio"]:13.2f}')
     if args.out:
         with open(args.out, 'w') as f:
-            json.dump(dict(device=device, threads=torch.get_num_threads(),
-                           shape=args.shape, batch_size=args.batch_size, results=results), f,
+            json.dump(dict(device=device, threads=torch.get_num_threads(), shape=args.shape,
+                           batch_size=args.batch_size, mode=args.mode, results=results), f,
                       indent=2)
     return results
 

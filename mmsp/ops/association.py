@@ -170,12 +170,15 @@ def _check_heads(channels: int, num_heads: int, what: str) -> None:
         raise ValueError(f'{what}: {channels} channels cannot be split into {num_heads} heads')
 
 
-def _check_association(assoc: Tensor, grid: SuperpixelGrid, what: str) -> None:
-    """``assoc`` must be (B, M, K, *size) for ``grid``."""
+def _check_association(assoc: Tensor, grid: SuperpixelGrid, what: str,
+                       pixels: Optional[Tensor] = None) -> None:
+    """``assoc`` must be (B, M, K, *size) for ``grid`` (of the pixel tensor ``pixels``)."""
     if (assoc.dim() != 3 + grid.ndim or assoc.shape[2] != grid.num_candidates
             or tuple(assoc.shape[3:]) != grid.size):
-        raise ValueError(f'{what}: association {tuple(assoc.shape)} must be (B, M, '
-                         f'{grid.num_candidates}, *{grid.size})')
+        of = '' if pixels is None else f' of the pixel tensor {tuple(pixels.shape)}'
+        raise ValueError(f'{what}: association {tuple(assoc.shape)} must be (B, M, K, *size) '
+                         f'with size {grid.size}{of} and K = 3 ** len(size) = '
+                         f'{grid.num_candidates} candidates')
 
 
 def association_logits(pixel_query: Tensor, superpixel_key: Tensor, stride: Stride,
@@ -216,8 +219,10 @@ def association_weights(logits: Tensor) -> Tensor:
 
 
 def merge_heads(logits: Tensor) -> Tensor:
-    """Merge multi-head logits (B, M, K, *size) into one association (B, K, *size): ``sum / sqrt(M)``
-    (a single-head dot product over all channels, SPFormer Sec. 3.2)."""
+    """Merge multi-head logits (B, M, K, *size) into one association (B, K, *size).
+
+    ``sum / sqrt(M)``: a single-head dot product over all channels (SPFormer's rule).
+    """
     if logits.dim() < 4:
         raise ValueError(f'merge_heads: expected (B, M, K, *size), got {tuple(logits.shape)}')
     return logits.sum(dim=1) / math.sqrt(logits.shape[1])
@@ -238,7 +243,7 @@ def superpixel_update(logits: Tensor, pixel_value: Tensor, stride: Stride) -> Te
         raise ValueError(f'superpixel_update: pixel values must be (B, C, *size), '
                          f'got {tuple(pixel_value.shape)}')
     grid = SuperpixelGrid.of(pixel_value.shape[2:], stride)
-    _check_association(logits, grid, 'superpixel_update')
+    _check_association(logits, grid, 'superpixel_update', pixel_value)
     num_heads = logits.shape[1]
     _check_heads(pixel_value.shape[1], num_heads, 'superpixel_update')
     blocks = mask_outside(association_to_blocks(logits, grid), grid)
@@ -288,13 +293,13 @@ def _unfold(assoc: Tensor, superpixel_value: Tensor, stride: Stride, channels_la
     if assoc.dim() < 4:
         raise ValueError(f'{what}: {kind} must be (B, M, K, *size), got {tuple(assoc.shape)}')
     grid = SuperpixelGrid.of(assoc.shape[3:], stride)
+    _check_association(assoc, grid, what)
     if superpixel_value.dim() != 2 + grid.ndim or tuple(superpixel_value.shape[2:]) != grid.shape:
         raise ValueError(f'{what}: superpixels {tuple(superpixel_value.shape)} do not match the '
                          f'{grid.shape} grid of {kind} {tuple(assoc.shape)} at stride {stride}')
     if assoc.shape[0] != superpixel_value.shape[0]:
         raise ValueError(f'{what}: batch mismatch {tuple(assoc.shape)} vs '
                          f'{tuple(superpixel_value.shape)}')
-    _check_association(assoc, grid, what)
     num_heads = assoc.shape[1]
     _check_heads(superpixel_value.shape[1], num_heads, what)
     blocks = association_to_blocks(assoc, grid)
@@ -302,4 +307,3 @@ def _unfold(assoc: Tensor, superpixel_value: Tensor, stride: Stride, channels_la
         blocks = candidate_softmax(mask_outside(blocks, grid))
     out = block_unfold(blocks, grid_to_heads(superpixel_value, num_heads), grid.ndim)
     return from_blocks(out, grid, channels_last)
-

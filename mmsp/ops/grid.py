@@ -69,14 +69,12 @@ class SuperpixelGrid:
         """The grid of a map of ``size`` with cells of ``stride`` (an int: the same along every
         dimension)."""
         size = tuple(int(v) for v in size)
-        if isinstance(stride, int) and not isinstance(stride, bool):
-            cell = (stride, ) * len(size)
-        elif isinstance(stride, (tuple, list)):
-            cell = tuple(stride)
-        else:
-            raise ValueError(f'SuperpixelGrid: stride must be an int or a tuple of ints, '
-                             f'got {stride!r}')
-        return cls(size, cell)
+        cell = (stride, ) * len(size) if isinstance(stride, int) else stride
+        if not isinstance(cell, (tuple, list)) or len(cell) != len(size) or any(
+                not isinstance(c, int) or isinstance(c, bool) or c < 1 for c in cell):
+            raise ValueError(f'SuperpixelGrid: stride must be a positive int or a tuple of '
+                             f'{len(size)} positive ints for a map of size {size}, got {stride!r}')
+        return cls(size, tuple(cell))
 
     @classmethod
     def from_tensors(cls, pixels: Tensor, superpixels: Tensor, stride: Union[int, Sequence[int]],
@@ -297,7 +295,7 @@ def _shift(u: Tensor, ndim: int, fill: float, sign: int) -> Tensor:
 
 
 def shift_to_superpixels(u: Tensor, ndim: int = 2, fill: float = 0.0) -> Tensor:
-    """Move entries about candidates to those candidates: ``out[..., j, n] = u[..., j - offset(n), n]``.
+    """Move entries to the candidate they concern: ``out[..., j, n] = u[..., j - offset(n), n]``.
 
     Entry ``n`` of cell ``c`` concerns superpixel ``c + offset(n)``; this moves it to that
     superpixel's position (the adjoint re-indexing of :func:`gather_neighbors`).
@@ -319,7 +317,7 @@ def shift_to_pixels(u: Tensor, ndim: int = 2, fill: float = 0.0) -> Tensor:
 
 
 def fold_to_superpixels(per_cell: Tensor, ndim: int = 2) -> Tensor:
-    """Sum each superpixel's contributions from its window: (B, M, *shape, K, d) -> (B, M, *shape, d).
+    """Sum each superpixel's contributions from its window: (B, M, *shape, K, d) -> (.., d).
 
     ``out[..., j, :] = sum_n per_cell[..., j - offset(n), n, :]`` (terms outside the grid are
     zero): ``shift_to_superpixels(per_cell).sum(2 + ndim)`` without the ``K``-fold copy.

@@ -13,9 +13,9 @@ __all__ = ['hard_assignment', 'association_to_superpixels']
 Stride = Union[int, Sequence[int]]
 
 #: Relative tolerance within which the own cell wins a tie: the own cell is chosen when its
-#: logit is within ``OWN_CELL_TOL * max(1, |best logit|)`` of the best one (the SPFormer code's +1e-5
-#: on the own cell, made relative so that rounding of large logits, e.g. after interpolation, does not
-#: break ties between equal candidates).
+#: logit is within ``OWN_CELL_TOL * max(1, |best logit|)`` of the best one (the SPFormer code's
+#: +1e-5 on the own cell, made relative so that rounding of large logits, e.g. after
+#: interpolation, does not break ties between equal candidates).
 OWN_CELL_TOL = 1e-5
 
 

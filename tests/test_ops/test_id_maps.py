@@ -1,4 +1,4 @@
-"""resize_ids against its definition: output pixel i reads input pixel floor((i + 0.5) * in / out)."""
+"""resize_ids against its definition: output pixel i reads input floor((i + 0.5) * in / out)."""
 import numpy as np
 import pytest
 import torch

@@ -1,7 +1,6 @@
 """EncoderDecoder that also returns hard superpixels (``pred_superpixels``) from ``predict``."""
 from typing import List, Optional, Tuple
 
-import torch
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS

@@ -12,7 +12,6 @@ from mmsp.ops.fast.conv_module import fold_conv_module
 __all__ = ['HypercolumnFusion']
 
 
-
 class HypercolumnFusion(BaseModule):
     """Project every level to ``C`` channels with a 1x1 conv, bring it to one size and sum.
 

@@ -218,7 +218,8 @@ def factorised_sca(layer: nn.Module, x: Tensor, z: Tensor,
     # values averaged at width Cp, then projected to the Cs value channels
     averaged = block_superpixel_update(both[:, -m:], values[:, None], grid, value_scale)
     dz = px.values(slice(2 * cp, None), averaged)
-    z_out = torch.addcmul(z, layer.gamma_superpixel.view(1, -1, 1, 1), heads_to_grid(dz).to(z.dtype))
+    z_out = torch.addcmul(z, layer.gamma_superpixel.view(1, -1, 1, 1),
+                          heads_to_grid(dz).to(z.dtype))
     x_out = x
     if layer.update_pixels:  # pixel update: softmax over the 9 candidates
         dx = block_unfold(candidate_softmax(both[:, :m]), cell_heads(sp[..., 2 * cp:], m))

@@ -6,8 +6,9 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from mmsp.models.superpixel_predictors import (PatchGridSuperpixels, SLICSuperpixels, SuperpixelPredictor,
-                                   grid_shape, grid_superpixels, inputs_to_rgb_uint8)
+from mmsp.models.superpixel_predictors import (PatchGridSuperpixels, SLICSuperpixels,
+                                               SuperpixelPredictor, grid_shape, grid_superpixels,
+                                               inputs_to_rgb_uint8)
 from mmsp.ops import association_logits
 
 init_default_scope('mmseg')

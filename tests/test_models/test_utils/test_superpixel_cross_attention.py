@@ -1,9 +1,9 @@
-"""SuperpixelCrossAttention equals a straightforward NCHW re-implementation of spec 3.3.
+"""SuperpixelCrossAttention equals a straightforward NCHW re-implementation of SPFormer's SCA.
 
 The reference below uses no mmsp operator: dense (HW x hw) attention matrices with the
 non-neighbour pairs masked, 1x1 convs via ``F.conv2d`` and a hand-written channel LayerNorm,
-all in float64. The layer runs its channels-last cell-layout fast path (LN2d) or its NCHW
-fallback (any other norm); both must match, values and gradients.
+all in float64. The layer's plain form and its factorised fast path
+(:mod:`mmsp.ops.fast.sca`, LN2d and no norm) must both match, values and gradients.
 """
 import math
 
@@ -12,7 +12,12 @@ import torch
 import torch.nn.functional as F
 
 from mmsp.models.utils import SuperpixelCrossAttention
-from mmsp.models.utils import norm as norm_module
+from mmsp.ops import fast as fast_module
+from mmsp.ops.fast import fast_path, use_fast_path
+from mmsp.ops.fast import layer_norm as ln_module
+
+#: the implementations under test: the plain form always, the fast path unless switched off
+IMPLEMENTATIONS = ['plain'] + (['fast'] if use_fast_path() else [])
 
 # (Cp, Cs, heads, stride, H, W, batch): exact grids, padded grids, stride 1, a 1x1 grid, and
 # cells of >= ABSORB_MIN_CELL_PIXELS pixels (the absorbed-key logits), exact and padded
@@ -52,11 +57,8 @@ def reference_sca(layer, x, z):
                       groups=cs)
     sp = _ref_norm(layer.superpixel_norm, F.conv2d(ze, layer.superpixel_qkv.weight))
     px = _ref_norm(layer.pixel_norm, F.conv2d(xe, layer.pixel_qkv.weight))
-    if layer.update_pixels:
-        sq, sk, sv = sp.split([cp, cp, cp], 1)
-        pq, pk, pv = px.split([cp, cp, cs], 1)
-    else:
-        sq, (pk, pv) = sp, px.split([cp, cs], 1)
+    sq, sk, sv = sp.split([cp, cp, cp], 1)  # full width with or without the pixel update
+    pq, pk, pv = px.split([cp, cp, cs], 1)
     mask = _dense_mask(height, width, s)  # (HW, hw)
 
     def heads(t):  # (B, C, ...) -> (B, M, positions, C/M)
@@ -85,10 +87,14 @@ def reference_sca(layer, x, z):
     return x_out, z_out, assoc
 
 
-def _layer(cp, cs, m, s, update_pixels=True, norm_cfg=dict(type='LN2d', eps=1e-6), seed=0):
+def _layer(cp, cs, m, s, update_pixels=True, norm_cfg=dict(type='LN2d', eps=1e-6), seed=0,
+           impl='plain'):
     torch.manual_seed(seed)
-    layer = SuperpixelCrossAttention(cp, cs, m, s, norm_cfg, layer_scale_init=0.5,
-                                     update_pixels=update_pixels).double()
+    with fast_path(impl == 'fast'):
+        layer = SuperpixelCrossAttention(cp, cs, m, s, norm_cfg, layer_scale_init=0.5,
+                                         update_pixels=update_pixels).double()
+    supported = norm_cfg is None or norm_cfg['type'] == 'LN2d'
+    assert layer.fast_path == (impl == 'fast' and supported)
     with torch.no_grad():  # non-trivial norms, biases and LayerScales
         for p in layer.parameters():
             p.add_(0.3 * torch.randn_like(p))
@@ -112,14 +118,15 @@ def _loss(outs):
     return total
 
 
+@pytest.mark.parametrize('impl', IMPLEMENTATIONS)
 @pytest.mark.parametrize('update_pixels', [True, False])
 @pytest.mark.parametrize('case', CASES)
 @pytest.mark.parametrize('norm', ['LN2d', 'GN', None])
-def test_matches_nchw_reference_values_and_gradients(case, update_pixels, norm):
+def test_matches_nchw_reference_values_and_gradients(case, update_pixels, norm, impl):
     cp, cs, m, s, height, width, batch = case
     norm_cfg = {'LN2d': dict(type='LN2d', eps=1e-6), 'GN': dict(type='GN', num_groups=1),
                 None: None}[norm]
-    layer = _layer(cp, cs, m, s, update_pixels, norm_cfg)
+    layer = _layer(cp, cs, m, s, update_pixels, norm_cfg, impl=impl)
     x, z = _inputs(cp, cs, s, height, width, batch)
     ours = layer(x, z)
     ref = reference_sca(layer, x, z)
@@ -139,14 +146,15 @@ def test_matches_nchw_reference_values_and_gradients(case, update_pixels, norm):
         assert a.abs().sum() > 0, f'no gradient reaches {name}'
 
 
+@pytest.mark.skipif('fast' not in IMPLEMENTATIONS, reason='MMSP_FAST=0: fast paths are off')
 @pytest.mark.parametrize('update_pixels', [True, False])
 @pytest.mark.parametrize('case', CASES)
-def test_inference_path_matches_reference(case, update_pixels, monkeypatch):
-    """Without gradients the LN statistics take the QR path (mmsp.models.utils.norm, forced
-    here for small maps) and the absorbed logits the per-pixel scale: the same values."""
-    monkeypatch.setattr(norm_module, 'QR_MIN_POSITIONS_PER_OUTPUT', 0)
+def test_fast_path_inference_matches_reference(case, update_pixels, monkeypatch):
+    """Without gradients the LN statistics take the QR path (mmsp.ops.fast.layer_norm, forced
+    here for small maps): the same values."""
+    monkeypatch.setattr(ln_module, 'QR_MIN_POSITIONS_PER_OUTPUT', 0)
     cp, cs, m, s, height, width, batch = case
-    layer = _layer(cp, cs, m, s, update_pixels).eval()
+    layer = _layer(cp, cs, m, s, update_pixels, impl='fast').eval()
     x, z = _inputs(cp, cs, s, height, width, batch)
     with torch.no_grad():
         ours = layer(x, z)
@@ -157,8 +165,43 @@ def test_inference_path_matches_reference(case, update_pixels, monkeypatch):
         torch.testing.assert_close(a[finite], r[finite], atol=1e-10, rtol=1e-10)
 
 
-def test_batchnorm_fallback_matches_reference_in_train_mode():
-    # BN statistics span the whole (unpadded) map: the NCHW fallback must see exactly that
+@pytest.mark.skipif('fast' not in IMPLEMENTATIONS, reason='MMSP_FAST=0: fast paths are off')
+@pytest.mark.parametrize('scale', [1.0, 8.0])
+@pytest.mark.parametrize('case', CASES + [(64, 96, 2, 4, 9, 14, 2), (32, 32, 1, 8, 17, 16, 2)])
+def test_fast_path_float32_close_to_float64_reference(case, scale):
+    """float32 fast path against the float64 reference (``scale`` widens the logit ranges)."""
+    cp, cs, m, s, height, width, batch = case
+    ref_layer = _layer(cp, cs, m, s).eval()
+    with torch.no_grad():  # LN gains x scale: logits x scale^2
+        ref_layer.pixel_norm.weight.mul_(scale)
+        ref_layer.superpixel_norm.weight.mul_(scale)
+    layer = SuperpixelCrossAttention(cp, cs, m, s, layer_scale_init=0.5).eval()
+    layer.load_state_dict(ref_layer.state_dict())
+    assert layer.fast_path
+    x, z = (t.detach() for t in _inputs(cp, cs, s, height, width, batch))
+    with torch.no_grad():
+        ours = layer(x.float(), z.float())
+        ref = reference_sca(ref_layer, x, z)
+    assert torch.equal(torch.isinf(ours[2]), torch.isinf(ref[2]))
+    for a, r in zip(ours, ref):
+        finite = torch.isfinite(r)
+        torch.testing.assert_close(a[finite].double(), r[finite], atol=5e-5 * scale, rtol=1e-4)
+
+
+def test_switch_is_read_at_construction():
+    with fast_path(False):
+        plain = SuperpixelCrossAttention(8, 12, 2, 4)
+    with fast_path(True):
+        fast = SuperpixelCrossAttention(8, 12, 2, 4)
+        gn = SuperpixelCrossAttention(8, 12, 2, 4, norm_cfg=dict(type='GN', num_groups=1))
+    assert not plain.fast_path and fast.fast_path and not gn.fast_path
+    with fast_module.paper_form(fast):
+        assert not fast.fast_path
+    assert fast.fast_path
+
+
+def test_batchnorm_matches_reference_in_train_mode():
+    # BN statistics span the whole (unpadded) map
     layer = _layer(8, 12, 2, 3, norm_cfg=dict(type='BN')).train()
     x, z = _inputs(8, 12, 3, 10, 7, 2)
     ours = layer(x, z)
@@ -169,21 +212,39 @@ def test_batchnorm_fallback_matches_reference_in_train_mode():
         torch.testing.assert_close(a[finite], r[finite], atol=1e-10, rtol=1e-10)
 
 
-def test_parameter_names_and_shapes_are_stable():
-    layer = SuperpixelCrossAttention(64, 384, 2, 4)
+@pytest.mark.parametrize('update_pixels', [True, False])
+def test_parameter_names_and_shapes_are_stable(update_pixels):
+    """Full-width projections and norms with or without the pixel update (the paper's layer)."""
+    layer = SuperpixelCrossAttention(64, 384, 2, 4, update_pixels=update_pixels)
     shapes = {n: tuple(p.shape) for n, p in layer.state_dict().items()}
-    assert shapes == {
+    want = {
         'pixel_pe.weight': (64, 1, 3, 3), 'pixel_pe.bias': (64, ),
         'superpixel_pe.weight': (384, 1, 3, 3), 'superpixel_pe.bias': (384, ),
         'superpixel_qkv.weight': (192, 384, 1, 1), 'superpixel_norm.weight': (192, ),
         'superpixel_norm.bias': (192, ), 'pixel_qkv.weight': (512, 64, 1, 1),
         'pixel_norm.weight': (512, ), 'pixel_norm.bias': (512, ),
-        'gamma_superpixel': (384, ), 'gamma_pixel': (64, )
+        'gamma_superpixel': (384, )
     }
+    if update_pixels:
+        want['gamma_pixel'] = (64, )
+    assert shapes == want
 
 
-def test_float32_and_bf16_autocast():
-    layer = _layer(8, 16, 2, 4).float()
+def test_without_pixel_update_normalises_like_the_full_layer():
+    """Dropping the pixel update changes only the pixels: the association and the superpixels
+    are those of the full layer with the same weights."""
+    full = _layer(8, 12, 2, 4, update_pixels=True)
+    last = _layer(8, 12, 2, 4, update_pixels=False)
+    last.load_state_dict(full.state_dict(), strict=False)
+    x, z = _inputs(8, 12, 4, 10, 7, 2)
+    a, b = full(x, z), last(x, z)
+    torch.testing.assert_close(a[1], b[1])
+    torch.testing.assert_close(a[2], b[2])
+
+
+@pytest.mark.parametrize('impl', IMPLEMENTATIONS)
+def test_float32_and_bf16_autocast(impl):
+    layer = _layer(8, 16, 2, 4, impl=impl).float()
     x = torch.randn(2, 8, 13, 9)
     z = torch.randn(2, 16, 4, 3)
     ref = [t.detach() for t in layer(x, z)]
@@ -211,13 +272,13 @@ def test_works_after_inference_mode_then_trains():
 
 def test_bad_inputs_raise():
     layer = SuperpixelCrossAttention(8, 12, 2, 4)
-    with pytest.raises(ValueError, match='channels'):
+    with pytest.raises(ValueError, match='expected pixels'):
         layer(torch.randn(1, 6, 8, 8), torch.randn(1, 12, 2, 2))
-    with pytest.raises(ValueError, match='channels'):
+    with pytest.raises(ValueError, match='expected pixels'):
         layer(torch.randn(1, 8, 8, 8), torch.randn(1, 10, 2, 2))
     with pytest.raises(ValueError, match=r'inconsistent'):
         layer(torch.randn(1, 8, 8, 8), torch.randn(1, 12, 3, 2))
-    with pytest.raises(ValueError, match='4D'):
+    with pytest.raises(ValueError, match='2 spatial dims'):
         layer(torch.randn(8, 8, 8), torch.randn(1, 12, 2, 2))
     with pytest.raises(ValueError, match='batch'):
         layer(torch.randn(2, 8, 8, 8), torch.randn(1, 12, 2, 2))
@@ -225,10 +286,13 @@ def test_bad_inputs_raise():
         SuperpixelCrossAttention(8, 12, 3, 4)
     with pytest.raises(ValueError, match='stride'):
         SuperpixelCrossAttention(8, 12, 2, 0)
+    with pytest.raises(ValueError, match='spatial_dims'):
+        SuperpixelCrossAttention(8, 12, 2, 4, spatial_dims=1)
 
 
-def test_association_export_can_be_skipped():
-    layer = _layer(8, 12, 2, 4)
+@pytest.mark.parametrize('impl', IMPLEMENTATIONS)
+def test_association_export_can_be_skipped(impl):
+    layer = _layer(8, 12, 2, 4, impl=impl)
     x, z = _inputs(8, 12, 4, 10, 7, 2)
     full = layer(x, z)
     x2, z2, none = layer(x, z, return_association=False)
@@ -236,70 +300,26 @@ def test_association_export_can_be_skipped():
     assert torch.equal(x2, full[0]) and torch.equal(z2, full[1])
 
 
-# cases for the fused CPU pass: cells of >= 16 pixels (absorbed keys), exact and padded grids,
-# the widths the kernel specialises (C/M = 16, 32) and a generic one (20), 1-3 heads; cells of
-# 16, 25, 36, 49, 64 and 81 pixels for the key-product micro-kernel: 16-pixel blocks alone
-# (16, 64), with zero-padded slots (25), and with the last 8-pixel block (36, 49, 81)
-FUSED_CASES = CASES + [(64, 96, 2, 4, 9, 14, 2), (48, 24, 3, 4, 12, 8, 1),
-                       (40, 16, 2, 4, 8, 11, 1), (32, 32, 1, 8, 17, 16, 2),
-                       (8, 12, 2, 6, 14, 13, 1), (16, 24, 2, 7, 15, 21, 1)]
-
-
-@pytest.mark.parametrize('scale', [1.0, 8.0])
 @pytest.mark.parametrize('update_pixels', [True, False])
-@pytest.mark.parametrize('case', FUSED_CASES)
-def test_fused_cpu_pass_matches_reference(cpu_kernels, monkeypatch, case, update_pixels, scale):
-    """float32 inference of an absorbed-key LN2d layer takes the fused C++ pass
-    (mmsp.ops.cpu_kernels): the same outputs as the float64 dense reference (``scale``
-    widens the logit ranges), the exported association included; smaller cells keep the
-    PyTorch ops."""
-    import mmsp.models.utils.superpixel_cross_attention as sca_module
-    calls = []
-    monkeypatch.setattr(sca_module, 'sca_cell_pass',
-                        lambda *a, **k: calls.append(1) or cpu_kernels.sca_cell_pass(*a, **k))
-    cp, cs, m, s, height, width, batch = case
-    ref_layer = _layer(cp, cs, m, s, update_pixels).eval()
-    with torch.no_grad():  # LN gains x scale: logits x scale^2 (ranges of hundreds at 8)
-        ref_layer.pixel_norm.weight.mul_(scale)
-        ref_layer.superpixel_norm.weight.mul_(scale)
-    layer = SuperpixelCrossAttention(cp, cs, m, s, layer_scale_init=0.5,
-                                     update_pixels=update_pixels).eval()
-    layer.load_state_dict(ref_layer.state_dict())
-    x, z = (t.detach() for t in _inputs(cp, cs, s, height, width, batch))
-    with torch.no_grad(), cpu_kernels.use_cpu_kernels(True):
-        ours = layer(x.float(), z.float())
-        no_assoc = layer(x.float(), z.float(), return_association=False)
-        ref = reference_sca(ref_layer, x, z)
-    assert bool(calls) == (s * s >= SuperpixelCrossAttention.ABSORB_MIN_CELL_PIXELS)
-    assert ours[0].is_contiguous(memory_format=torch.channels_last)
-    assert ours[1].is_contiguous(memory_format=torch.channels_last)
-    assert torch.equal(torch.isinf(ours[2]), torch.isinf(ref[2]))
-    for a, r in zip(ours, ref):
-        finite = torch.isfinite(r)
-        torch.testing.assert_close(a[finite].double(), r[finite], atol=5e-5 * scale,
-                                   rtol=1e-4)
-    assert no_assoc[2] is None
-    torch.testing.assert_close(no_assoc[0], ours[0], atol=0, rtol=0)
-    torch.testing.assert_close(no_assoc[1], ours[1], atol=0, rtol=0)
-
-
-@pytest.mark.parametrize('bias', [True, False])
-def test_add_values_is_the_residual_of_the_values(bias):
-    """``_FactorisedPixels.add_values`` (the fused path's superpixel update) against its
-    definition ``z + gamma * heads_to_grid(values(...))``, from a strided window average."""
-    from mmsp.models.utils.superpixel_cross_attention import _FactorisedPixels
-    from mmsp.ops import heads_to_grid
-    torch.manual_seed(0)
-    m, c, cv, start = 3, 8, 12, 5
-    px = _FactorisedPixels(None, None, torch.randn(start + cv, c, dtype=torch.float64),
-                           torch.randn(start + cv, dtype=torch.float64) if bias else None)
-    z = torch.randn(2, cv, 4, 5, dtype=torch.float64).contiguous(
-        memory_format=torch.channels_last)
-    gamma = torch.randn(cv, dtype=torch.float64)
-    averaged = torch.randn(2, 4, 5, m, c, dtype=torch.float64).permute(0, 3, 1, 2, 4)
-    before = z.clone()
-    out = px.add_values(z, gamma, start, averaged)
-    want = z + gamma.view(1, -1, 1, 1) * heads_to_grid(px.values(start, averaged))
-    assert out.is_contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(out, want)
-    assert torch.equal(z, before)  # a new tensor; z is left as it was
+def test_clip_layer_with_one_frame_equals_the_image_layer(update_pixels):
+    """A 3-D layer whose depthwise kernels are the 2-D ones in their centre slice, on a one-frame
+    clip with one temporal cell, computes the 2-D layer."""
+    layer2d = _layer(8, 12, 2, 4, update_pixels)
+    with fast_path(False):
+        layer3d = SuperpixelCrossAttention(8, 12, 2, (1, 4, 4), update_pixels=update_pixels,
+                                           spatial_dims=3).double()
+    state = {}
+    for name, value in layer2d.state_dict().items():
+        if name.endswith('pe.weight'):  # (C, 1, 3, 3) -> centre slice of (C, 1, 3, 3, 3)
+            value = torch.stack([torch.zeros_like(value), value, torch.zeros_like(value)], 2)
+        elif value.dim() == 4:  # 1x1 convs
+            value = value[:, :, None]
+        state[name] = value
+    layer3d.load_state_dict(state)
+    x, z = _inputs(8, 12, 4, 10, 7, 2)
+    a = layer2d(x, z)
+    b = layer3d(x[:, :, None], z[:, :, None])
+    torch.testing.assert_close(b[0][:, :, 0], a[0])
+    torch.testing.assert_close(b[1][:, :, 0], a[1])
+    assert b[2].shape == (2, 2, 27, 1, 10, 7)
+    torch.testing.assert_close(b[2][:, :, 9:18, 0], a[2])

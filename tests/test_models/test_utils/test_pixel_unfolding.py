@@ -1,9 +1,9 @@
-"""PixelUnfolding: the block-layout path equals the spec's formula written out per pixel."""
+"""PixelUnfolding: the block-layout path equals the formula written out per pixel."""
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mmsp.models.backbones.spformer_stage import PixelUnfolding
+from mmsp.models.utils import PixelUnfolding
 
 
 def _reference(unfold, x, z, logits):
@@ -97,40 +97,3 @@ def test_bad_superpixel_grid_raises():
     unfold = PixelUnfolding(8, 8, 4)
     with pytest.raises(ValueError, match='grid'):
         unfold(torch.randn(1, 8, 8, 8), torch.randn(1, 8, 3, 2), torch.zeros(1, 2, 9, 8, 8))
-
-
-@pytest.mark.parametrize('size,stride,heads,cp,channels_last', [
-    ((8, 12), 4, 2, 8, True),     # exact grid
-    ((9, 14), 4, 2, 64, False),   # padded grid, NCHW in and out, d = 32
-    ((7, 10), 3, 3, 48, True),    # d = 16
-    ((10, 6), 2, 2, 40, True),    # d = 20: the kernel's generic width
-])
-def test_fused_cpu_pass_matches_per_pixel_reference(cpu_kernels, monkeypatch, size, stride,
-                                                    heads, cp, channels_last):
-    """float32 inference takes mmsp.ops.cpu_kernels.unfold_logits (one pass): the same values
-    as the float64 per-pixel reference, in x's memory format."""
-    import mmsp.models.backbones.spformer_stage as stage_module
-    calls = []
-    monkeypatch.setattr(stage_module, 'unfold_logits',
-                        lambda *a, **k: calls.append(1) or cpu_kernels.unfold_logits(*a, **k))
-    torch.manual_seed(0)
-    cs = 12
-    ref_unfold = PixelUnfolding(cs, cp, stride, layer_scale_init=0.7).double()
-    with torch.no_grad():
-        for p in ref_unfold.parameters():
-            p.add_(0.3 * torch.randn_like(p))
-    unfold = PixelUnfolding(cs, cp, stride, layer_scale_init=0.7)
-    unfold.load_state_dict(ref_unfold.state_dict())
-    rows, cols = -(-size[0] // stride), -(-size[1] // stride)
-    x = torch.randn(2, cp, *size, dtype=torch.float64)
-    z = torch.randn(2, cs, rows, cols, dtype=torch.float64)
-    logits = 4 * _logits(2, heads, *size, stride)  # wide logit ranges
-    xin = x.float().contiguous(
-        memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    with torch.no_grad(), cpu_kernels.use_cpu_kernels(True):
-        ours = unfold(xin, z.float(), logits.float())
-        ref = _reference(ref_unfold, x, z, logits)
-    assert calls, 'the fused pass was not taken'
-    assert ours.dtype == torch.float32 and ours.is_contiguous(
-        memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    torch.testing.assert_close(ours.double(), ref, atol=2e-5, rtol=1e-5)

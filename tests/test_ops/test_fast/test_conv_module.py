@@ -1,9 +1,14 @@
-"""HypercolumnFusion: the eval-mode folded projections equal the configured modules."""
+"""Folded eval-mode ConvModules (mmsp.ops.fast.conv_module) equal the configured modules, in
+HypercolumnFusion (both implementations) against the recipe written out."""
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mmsp.models.utils.hypercolumn_fusion import HypercolumnFusion, _fold
+from mmsp.models.utils import HypercolumnFusion
+from mmsp.ops.fast import fast_path, use_fast_path
+from mmsp.ops.fast.conv_module import fold_conv_module as _fold
+
+FAST_OFF = pytest.mark.skipif(not use_fast_path(), reason='MMSP_FAST=0: fast paths are off')
 
 
 def _randomise_norms(fusion):
@@ -18,7 +23,7 @@ def _randomise_norms(fusion):
 
 
 def _reference(fusion, inputs):
-    """The spec B2 recipe written out with the configured modules (no folding)."""
+    """Project, resize to the target level, sum: written out with the configured modules."""
     size = inputs[fusion.target_level].shape[2:]
     out = 0
     for x, lateral in zip(inputs, fusion.lateral):
@@ -32,6 +37,7 @@ def _reference(fusion, inputs):
     return out
 
 
+@FAST_OFF
 @pytest.mark.parametrize('norm_cfg', [dict(type='BN'), dict(type='SyncBN'),
                                       dict(type='BN', affine=False), None])
 @pytest.mark.parametrize('act_cfg', [dict(type='ReLU'), None])
@@ -58,6 +64,22 @@ def test_eval_folding_matches_modules(norm_cfg, act_cfg, batch):
     assert all(p.grad is not None for p in fusion.parameters() if p.requires_grad)
 
 
+@pytest.mark.parametrize('fast', [False, True])
+def test_plain_form_matches_the_recipe(fast):
+    with fast_path(fast):
+        fusion = HypercolumnFusion([8, 16, 32], 12, target_level=1,
+                                   norm_cfg=dict(type='BN')).double()
+    _randomise_norms(fusion)
+    inputs = [torch.randn(2, 8, 20, 30, dtype=torch.float64),
+              torch.randn(2, 16, 10, 15, dtype=torch.float64),
+              torch.randn(2, 32, 5, 8, dtype=torch.float64)]
+    for mode in (fusion.train, fusion.eval):
+        mode()
+        with torch.no_grad():
+            torch.testing.assert_close(fusion(inputs), _reference(fusion, inputs))
+
+
+@FAST_OFF
 def test_training_mode_and_unfoldable_modules_run_as_configured():
     fusion = HypercolumnFusion([8, 8], 4, norm_cfg=dict(type='BN')).double()
     assert _fold(fusion.lateral[0]) is None  # training: BN uses batch statistics
