@@ -316,12 +316,8 @@ def shift_to_pixels(u: Tensor, ndim: int = 2, fill: float = 0.0) -> Tensor:
     return _shift(u, ndim, fill, 1)
 
 
-def fold_to_superpixels(per_cell: Tensor, ndim: int = 2) -> Tensor:
-    """Sum each superpixel's contributions from its window: (B, M, *shape, K, d) -> (.., d).
-
-    ``out[..., j, :] = sum_n per_cell[..., j - offset(n), n, :]`` (terms outside the grid are
-    zero): ``shift_to_superpixels(per_cell).sum(2 + ndim)`` without the ``K``-fold copy.
-    """
+def _fold(per_cell: Tensor, ndim: int) -> Tensor:
+    """The sum of :func:`fold_to_superpixels`, by slices (no autograd graph of its own)."""
     shape = per_cell.shape[2:2 + ndim]
     center = 3**ndim // 2
     out = per_cell.select(2 + ndim, center).clone()  # own cell: offset 0
@@ -332,6 +328,35 @@ def fold_to_superpixels(per_cell: Tensor, ndim: int = 2) -> Tensor:
         src = (slice(None), slice(None)) + _grid_slices(offset, shape, 1) + (n, )
         out[dst] += per_cell[src]
     return out
+
+
+class _Fold(torch.autograd.Function):
+    """:func:`fold_to_superpixels` with its adjoint, :func:`gather_neighbors`, as the backward.
+
+    Autograd through the slice additions would build one zero-filled copy of the whole input
+    per candidate; the adjoint is one gather.
+    """
+
+    @staticmethod
+    def forward(ctx, per_cell: Tensor, ndim: int) -> Tensor:
+        ctx.ndim = ndim
+        return _fold(per_cell, ndim)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return gather_neighbors(grad, ctx.ndim), None
+
+
+def fold_to_superpixels(per_cell: Tensor, ndim: int = 2) -> Tensor:
+    """Sum each superpixel's contributions from its window: (B, M, *shape, K, d) -> (.., d).
+
+    ``out[..., j, :] = sum_n per_cell[..., j - offset(n), n, :]`` (terms outside the grid are
+    zero): ``shift_to_superpixels(per_cell).sum(2 + ndim)`` without the ``K``-fold copy. The
+    adjoint of :func:`gather_neighbors` (and its gradient is that gather).
+    """
+    if per_cell.requires_grad and torch.is_grad_enabled():
+        return _Fold.apply(per_cell, ndim)
+    return _fold(per_cell, ndim)
 
 
 __all__ = [

@@ -5,6 +5,8 @@ import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer
 from torch import Tensor, nn
 
+from mmsp.ops.fast import use_fast_path
+from mmsp.ops.fast.superpixel_init import cell_mean_init, cell_mean_init_supports
 from ..utils import build_norm
 
 #: ``stem_type -> (pixel stride r, [(kernel, stride, padding, channel fraction of Cp), ...])``.
@@ -77,7 +79,8 @@ class SuperpixelInit(nn.Module):
     pixels are lifted to the superpixel width, normalised and activated, then every ``s x s``
     cell is averaged. Cells at the bottom/right border that the pixel map only partly covers
     are averaged over their real pixels, matching the ``ceil(H/s)`` grid of
-    :class:`mmsp.ops.SuperpixelGrid`.
+    :class:`mmsp.ops.SuperpixelGrid`. With a LayerNorm, the fast path
+    (:func:`mmsp.ops.fast.superpixel_init.cell_mean_init`) computes the same in the cell layout.
 
     Args:
         pixel_channels (int): ``Cp``.
@@ -103,8 +106,11 @@ class SuperpixelInit(nn.Module):
         self.lift = nn.Conv2d(pixel_channels, superpixel_channels, 1)
         self.norm = build_norm(norm_cfg, superpixel_channels)
         self.act = build_activation_layer(act_cfg)
+        self.fast_path = use_fast_path() and cell_mean_init_supports(self)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.fast_path:
+            return cell_mean_init(self, x)
         # ceil_mode without padding: a partial border cell is the mean of its real pixels
         x = self.act(self.norm(self.lift(x)))
         return F.avg_pool2d(x, self.stride, self.stride, ceil_mode=True)

@@ -23,10 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..association import (block_logits, block_superpixel_update, block_unfold,
-                           blocks_to_association, candidate_softmax, mask_outside)
+from ..association import (block_logits, block_unfold, blocks_to_association, candidate_softmax,
+                           mask_outside)
 from ..cell_layout import cell_heads, from_blocks, grid_to_cells, to_cells
-from ..grid import SuperpixelGrid, gather_neighbors, heads_to_grid
+from ..grid import (SuperpixelGrid, fold_to_superpixels, gather_neighbors, heads_to_grid,
+                    shift_to_superpixels)
 from .layer_norm import is_channel_layer_norm, layer_norm_factors
 
 __all__ = ['factorised_sca', 'factorised_sca_supports', 'block_logits_absorbed']
@@ -166,6 +167,38 @@ def block_logits_absorbed(pixels: Tensor,
     return mask_outside(logits.permute(0, 5, 1, 2, 3, 4), grid)
 
 
+def window_average(logits: Tensor, pixels: Tensor, grid: SuperpixelGrid,
+                   pixel_scale: Optional[Tensor] = None) -> Tensor:
+    """:func:`~mmsp.ops.association.block_superpixel_update` of pixels shared by the heads.
+
+    The window softmax of every head averages the same ``Cp``-wide pixels: one matmul per cell
+    for all heads, ``(9 M x P) @ (P x Cp)``, whose weights are read in place from logits laid out
+    (B, h, w, P, 9, M) (:func:`block_logits_absorbed`'s layout).
+
+    Args:
+        logits (Tensor): (B, M, h, w, P, 9) masked logits.
+        pixels (Tensor): (B, h, w, P, Cp).
+        grid (SuperpixelGrid): geometry.
+        pixel_scale (Tensor, optional): (B, h, w, P, 1) per-pixel factor of the pixels.
+
+    Returns:
+        Tensor: (B, M, h, w, Cp).
+    """
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+    if grid.is_padded:  # padding slots never contribute
+        logits = logits.masked_fill(~grid.pixel_mask(logits.device).unsqueeze(-1), float('-inf'))
+    cell_lse = torch.logsumexp(logits, dim=4)  # (B, M, h, w, 9)
+    window_lse = torch.logsumexp(shift_to_superpixels(cell_lse, fill=float('-inf')), dim=4)
+    alpha = torch.exp(logits - gather_neighbors(window_lse).unsqueeze(4))
+    if pixel_scale is not None:
+        alpha = alpha * pixel_scale.unsqueeze(1).to(alpha.dtype)
+    b, m, h, w, p, n = alpha.shape
+    weights = alpha.to(pixels.dtype).permute(0, 2, 3, 4, 5, 1).reshape(b, h, w, p, n * m)
+    per_cell = torch.matmul(weights.transpose(-1, -2), pixels)  # (B, h, w, 9 M, Cp)
+    per_cell = per_cell.view(b, h, w, n, m, -1).permute(0, 4, 1, 2, 3, 5)
+    return fold_to_superpixels(per_cell)
+
+
 def _position_encoded(conv: Optional[nn.Conv2d], x: Tensor) -> Tensor:
     """``x + conv(x)`` as one conv (the identity added to the centre tap of the weight)."""
     if conv is None:
@@ -216,7 +249,7 @@ def factorised_sca(layer: nn.Module, x: Tensor, z: Tensor,
         values, value_scale = px.scaled, None
     # superpixel update: window softmax of the superpixel-query logits (the last M heads);
     # values averaged at width Cp, then projected to the Cs value channels
-    averaged = block_superpixel_update(both[:, -m:], values[:, None], grid, value_scale)
+    averaged = window_average(both[:, -m:], values, grid, value_scale)
     dz = px.values(slice(2 * cp, None), averaged)
     z_out = torch.addcmul(z, layer.gamma_superpixel.view(1, -1, 1, 1),
                           heads_to_grid(dz).to(z.dtype))

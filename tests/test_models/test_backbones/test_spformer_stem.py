@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from mmsp.models.backbones.spformer_stem import STEM_LAYOUTS, SPFormerStem, SuperpixelInit
+from mmsp.ops.fast import fast_path, use_fast_path
 
 
 def _reference(init, x):
@@ -26,7 +27,8 @@ def _reference(init, x):
 @pytest.mark.parametrize('size,stride', [((8, 12), 4), ((9, 14), 4), ((7, 7), 7), ((5, 3), 2)])
 def test_superpixel_init_matches_reference(size, stride):
     torch.manual_seed(0)
-    init = SuperpixelInit(6, 10, stride).double()
+    with fast_path(False):
+        init = SuperpixelInit(6, 10, stride).double()
     with torch.no_grad():
         for p in init.parameters():
             p.add_(0.3 * torch.randn_like(p))
@@ -61,3 +63,21 @@ def test_stem_is_its_conv_norm_act_layers(stem_type):
     assert y.shape == (2, 64, 4, 2)
     with pytest.raises(ValueError, match='multiple of the stem stride'):
         stem(x[..., :-1])
+
+
+@pytest.mark.skipif(not use_fast_path(), reason='MMSP_FAST=0: fast paths are off')
+@pytest.mark.parametrize('size,stride', [((8, 12), 4), ((9, 14), 4), ((5, 3), 2)])
+def test_superpixel_init_fast_path_matches_reference(size, stride):
+    torch.manual_seed(0)
+    init = SuperpixelInit(6, 10, stride).double()
+    assert init.fast_path
+    with torch.no_grad():
+        for p in init.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    x = torch.randn(2, 6, *size, dtype=torch.float64, requires_grad=True)
+    ours, ref = init(x), _reference(init, x)
+    torch.testing.assert_close(ours, ref, atol=1e-10, rtol=1e-10)
+    leaves = [x] + list(init.parameters())
+    g = torch.randn_like(ref)
+    for a, r in zip(torch.autograd.grad(ours, leaves, g), torch.autograd.grad(ref, leaves, g)):
+        torch.testing.assert_close(a, r, atol=1e-9, rtol=1e-9)
