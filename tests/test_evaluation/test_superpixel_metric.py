@@ -125,6 +125,22 @@ def test_multi_annotator_is_a_pair_average():
     assert stacked['sp_mIoU'] == pytest.approx(100 * miou, abs=0.01)
 
 
+def test_boundary_scores_are_averaged_per_pair_not_pooled():
+    """Two annotations with different boundary lengths (and an ignored band in the second):
+    BR and BP are means of per-pair ratios, which differ here from the pooled ratios."""
+    sp = np.array([[0, 0, 0, 0, 1, 1, 1, 1]] * 4)  # boundary pixels: columns 3 and 4
+    first = np.array([[0, 0, 0, 0, 0, 0, 1, 1]] * 4)  # boundary at columns 5, 6: none recalled
+    second = np.array([[0, 0, 1, 1, 2, 2, 3, 3]] * 4)  # boundaries at columns 1 - 6
+    second[:2] = 255  # only rows 2, 3 are scored
+    # pair 1: BR 0 / 8, BP 0 / 8; pair 2: BR 4 / 12, BP 4 / 4
+    kw = dict(metrics=['BR', 'BP'], boundary_tolerance=0, tolerance_mode='pixels')
+    stacked = evaluate(SuperpixelMetric(**kw), [sample(sp, np.stack([first, second]))])
+    separate = evaluate(SuperpixelMetric(**kw), [sample(sp, first), sample(sp, second)])
+    expected = dict(BR=round((0 + 4 / 12) / 2, 4), BP=round((0 + 4 / 4) / 2, 4))
+    assert stacked == separate == expected
+    assert expected != dict(BR=round(4 / 20, 4), BP=round(4 / 12, 4))  # the pooled ratios
+
+
 def test_ev_reads_the_image_file(tmp_path):
     import cv2
     path = str(tmp_path / 'img.png')
