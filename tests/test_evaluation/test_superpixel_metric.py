@@ -141,6 +141,26 @@ def test_boundary_scores_are_averaged_per_pair_not_pooled():
     assert expected != dict(BR=round(4 / 20, 4), BP=round(4 / 12, 4))  # the pooled ratios
 
 
+def test_other_id_map_and_labels_through_pred_key_and_gt_key():
+    """A hard group map against coarse labels scores like the same arrays under the default
+    keys; the default fields are not read."""
+    rng = np.random.default_rng(4)
+    groups, coarse = rng.integers(0, 4, (10, 12)), rng.integers(0, 3, (10, 12))
+    kw = dict(num_classes=3, metrics=['sp_mIoU', 'ASA', 'UE', 'BR', 'BP', 'EV', 'num_superpixels'])
+    ds = SegDataSample(metainfo=dict(img_path='g.png'))
+    ds.pred_groups = PixelData(data=torch.as_tensor(groups)[None])
+    ds.gt_coarse_sem_seg = PixelData(data=torch.as_tensor(coarse)[None])
+    img = rng.integers(0, 255, (10, 12, 3)).astype(np.uint8)
+    grouped = dict(ds.to_dict(), ori_img=img)
+    ours = evaluate(SuperpixelMetric(pred_key='pred_groups', gt_key='gt_coarse_sem_seg', **kw),
+                    [grouped])
+    assert ours == evaluate(SuperpixelMetric(**kw), [sample(groups, coarse, img)])
+    with pytest.raises(KeyError, match='pred_groups'):
+        evaluate(SuperpixelMetric(pred_key='pred_groups', **kw), [sample(groups, coarse, img)])
+    with pytest.raises(KeyError, match='gt_coarse_sem_seg'):
+        evaluate(SuperpixelMetric(gt_key='gt_coarse_sem_seg', **kw), [sample(groups, coarse, img)])
+
+
 def test_ev_reads_the_image_file(tmp_path):
     import cv2
     path = str(tmp_path / 'img.png')
