@@ -15,8 +15,6 @@ model = dict(
         channels=512,
         num_convs=2,
         concat_input=True,
-        dropout_ratio=0.1,
         num_classes=11,
-        norm_cfg={{_base_.norm_cfg}},
-        align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)))
+        # mmseg's decode-head defaults otherwise, as the SP head: dropout 0.1, cross-entropy
+        norm_cfg={{_base_.norm_cfg}}))

@@ -12,8 +12,6 @@ model = dict(
         in_index=[0, 1, 2, 3],
         pool_scales=(1, 2, 3, 6),
         channels=512,
-        dropout_ratio=0.1,
         num_classes=11,
-        norm_cfg={{_base_.norm_cfg}},
-        align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)))
+        # mmseg's decode-head defaults otherwise, as the SP head: dropout 0.1, cross-entropy
+        norm_cfg={{_base_.norm_cfg}}))
