@@ -96,6 +96,7 @@ def test_collect_statuses(tmp_path):
     assert record['status'] == 'ok' and record['metrics']['mIoU'] == 33.0
     assert record['options'] == ['randomness.seed=3', 'x.y=1']
     assert record['run_options'] == ['randomness.seed=3'] and record['wall_s'] == 5.0
+    assert record['seed'] == 3 and 'flops' not in record  # the seed is read without FLOPs
     assert rc.collect(run, ok, dict(rc=1), [], None)['status'] == 'failed (rc 1)'
     assert rc.collect(run, ok, None, [], None)['status'] == 'not run'
     bare = tmp_path / 'bare'

@@ -67,7 +67,7 @@ COLUMNS = (('mIoU', 'mIoU', 1, 2), ('aAcc', 'aAcc', 1, 2), ('mAcc', 'mAcc', 1, 2
 
 class Run(NamedTuple):
     name: str
-    config: str  # as given (relative to the repository root or absolute)
+    config: str  # relative to the repository root when inside it, else absolute
     options: tuple  # this run's own key=value options (part of its name)
 
 
@@ -254,8 +254,9 @@ _stats_cache: Dict[tuple, dict] = {}
 _stats_lock = threading.Lock()
 
 
-def model_stats(config: str, options: Sequence[str], shape: Sequence[int]) -> dict:
-    """Seed, parameters and multiply-adds (model and head) of a config with its options."""
+def model_stats(config: str, options: Sequence[str], shape: Optional[Sequence[int]]) -> dict:
+    """Seed and (with a ``shape``) parameters and multiply-adds, of the model and of its head,
+    of a config with its options."""
     import mmsp  # noqa: F401  (registers mmsp modules)
     import torch
     from mmengine.config import Config
@@ -263,6 +264,8 @@ def model_stats(config: str, options: Sequence[str], shape: Sequence[int]) -> di
     cfg = Config.fromfile(str(REPO_ROOT / config))
     cfg.merge_from_dict(parse_options(options))
     seed = cfg.get('randomness', {}).get('seed')
+    if not shape:
+        return dict(seed=seed)
     model_options = tuple(o for o in options if o.startswith('model.'))
     key = (config, model_options, tuple(shape))
     with _stats_lock:
@@ -297,11 +300,10 @@ def collect(run: Run, work_dir: Path, state: Optional[dict], common: Sequence[st
         record['status'] = 'no val metrics'
     else:
         record['status'] = 'ok'
-    if flops_shape:
-        try:
-            record.update(model_stats(run.config, record['options'], flops_shape))
-        except Exception as err:  # a config that cannot be built still gets its row
-            record['stats_error'] = f'{type(err).__name__}: {err}'
+    try:
+        record.update(model_stats(run.config, record['options'], flops_shape))
+    except Exception as err:  # a config that cannot be read or built still gets its row
+        record['stats_error'] = f'{type(err).__name__}: {err}'
     return record
 
 
@@ -427,7 +429,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             timeout = args.timeout_min * 60 if args.timeout_min else None
             state = train(run, cmd, run_env(args.device, threads, gpu), work_dir, args.rerun,
                           timeout)
-        record = collect(run, work_dir, state, common, shape)
+        try:
+            record = collect(run, work_dir, state, common, shape)
+        except Exception as err:  # never lose the other runs to one unreadable work dir
+            record = dict(name=run.name, config=run.config, run_options=list(run.options),
+                          metrics={}, status=f'collect error ({type(err).__name__}: {err})')
         with lock:
             results[run.name] = record
             save_results(args.work_root, results)
