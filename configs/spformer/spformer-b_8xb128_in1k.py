@@ -1,5 +1,6 @@
 # SPFormer-B on ImageNet-1k: 87M params, 196 superpixels at 224 px. DeiT-B recipe from
-# mmpretrain (incl. its EMA hook) with the paper's drop path 0.6 ("SPFormer-B*", spec 3.8).
+# mmpretrain (incl. its EMA hook) with the paper's drop path 0.6 ("SPFormer-B*" in
+# arXiv 2401.02931).
 _base_ = ['mmpretrain::deit/deit-base_16xb64_in1k.py', '../_base_/mmsp_runtime.py']
 
 model = dict(

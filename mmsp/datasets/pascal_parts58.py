@@ -43,7 +43,7 @@ class PascalParts58Dataset(NameFilesOnErrorMixin, BaseSegDataset):
     release; the class names below follow that release's label ids (verify them against your
     label files: a wrong order mislabels per-class results but changes neither the painting nor
     ``sp_mIoU``/``sp_mAcc``, which only use the ids). Which split SPFormer used is not stated
-    (spec 3.11); the val config uses ``ImageSets/val.txt``.
+    in arXiv 2401.02931; the val config uses ``ImageSets/val.txt``.
 
     Checks at construction (``check_files=True``, local files; headers only): missing files,
     colour-coded annotations and image/annotation size mismatches raise errors naming the files.

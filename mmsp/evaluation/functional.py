@@ -1,4 +1,6 @@
-"""Superpixel-quality scores on one image, in plain numpy (definitions: spec section 5.2).
+"""Superpixel-quality scores on one image, in plain numpy.
+
+Definitions as in Stutz et al., arXiv 1612.01601.
 
 Every function takes a superpixel map ``sp`` (H, W) of arbitrary integer ids (any order, any
 gaps; only equality matters) and, where needed, a ground-truth map ``gt`` (H, W) of arbitrary

@@ -6,7 +6,8 @@ Each RUN is a work dir (the newest ``*/vis_data/scalars.json`` below it is read)
 
 Example::
 
-    python tools/experiments/plot_runs.py work_dirs/camvid_study/{sp-head,fcn-head}_r18_1xb4-1k_camvid-240x320_adamw-lr1e-3 \\
+    python tools/experiments/plot_runs.py \\
+        work_dirs/camvid_study/{sp-head,fcn-head}_r18_1xb4-1k_camvid-240x320_adamw-lr1e-3 \\
         --key loss --out loss.png --labels "SP head" FCNHead
 """
 import argparse

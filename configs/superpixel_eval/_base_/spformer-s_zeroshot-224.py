@@ -1,9 +1,10 @@
-# Zero-shot SPFormer-S superpixels (spec 3.11 / A9): the ImageNet-trained backbone (no training
-# on the target data) sees the image resized to 224x224 (14x14 = 196 superpixels at superpixel
-# stride 16); the final-stage association logits are upsampled x4 to stride 1 inside each
-# superpixel window, hard-assigned by argmax and the id map is resized (nearest) back to the
-# original size. Load the ImageNet checkpoint with tools/eval_superpixels.py --method CFG CKPT
-# (or tools/test.py CFG CKPT): its `backbone.*` keys match this model.
+# Zero-shot SPFormer-S superpixels (the zero-shot evaluation of arXiv 2401.02931): the
+# ImageNet-trained backbone (no training on the target data) sees the image resized to 224x224
+# (14x14 = 196 superpixels at superpixel stride 16); the final-stage association logits are
+# upsampled x4 to stride 1 inside each superpixel window, hard-assigned by argmax and the id map is
+# resized (nearest) back to the original size. Load the ImageNet checkpoint with
+# tools/eval_superpixels.py --method CFG CKPT (or tools/test.py CFG CKPT): its `backbone.*` keys
+# match this model.
 zero_shot_input_size = (224, 224)  # used by tools/eval_superpixels.py --dataset
 model = dict(
     type='SuperpixelPredictor',
