@@ -1,6 +1,7 @@
 """Common base of the models that only predict superpixels (baselines and zero-shot wrappers)."""
+import math
 from abc import abstractmethod
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -12,7 +13,10 @@ from torch import Tensor
 
 from mmsp.ops import enforce_connectivity, relabel_contiguous
 
-__all__ = ['BaseSuperpixelModel', 'resize_ids', 'inputs_to_rgb_uint8']
+__all__ = [
+    'BaseSuperpixelModel', 'resize_ids', 'inputs_to_rgb_uint8', 'infer_pixel_stride',
+    'check_superpixel_inputs'
+]
 
 
 def resize_ids(ids: Tensor, size) -> Tensor:
@@ -26,6 +30,67 @@ def resize_ids(ids: Tensor, size) -> Tensor:
     xs = ((torch.arange(out_w, device=ids.device) + 0.5) * (in_w / out_w)).long().clamp_(max=in_w -
                                                                                          1)
     return ids[..., ys[:, None], xs[None, :]]
+
+
+def infer_pixel_stride(input_size: Sequence[int], association_size: Sequence[int],
+                       owner: str) -> int:
+    """Image pixels per association pixel, from the input and association sizes.
+
+    The usual rule is ``round(H_in / H) == round(W_in / W)`` (exact multiples, and providers
+    that floor or ceil odd sizes). When the two axes round differently, as for tiny odd inputs
+    (a 7x5 image gives a 2x2 association at stride 4: ratios 3.5 and 2.5), the stride is the
+    smallest ``s`` with ``ceil(H_in / s) == H`` and ``ceil(W_in / s) == W``.
+
+    Args:
+        input_size (Sequence[int]): ``(H_in, W_in)``.
+        association_size (Sequence[int]): ``(H, W)`` of the association logits.
+        owner (str): the model, for the message.
+
+    Raises:
+        ValueError: no single stride fits both axes.
+    """
+    (in_h, in_w), (h, w) = (int(v) for v in input_size), (int(v) for v in association_size)
+    if min(in_h, in_w, h, w) < 1:
+        raise ValueError(f'{owner}: empty input {(in_h, in_w)} or association {(h, w)}')
+    stride_h, stride_w = round(in_h / h), round(in_w / w)
+    if stride_h == stride_w and stride_h >= 1:
+        return stride_h
+
+    def fitting(size: int, cells: int) -> Tuple[int, float]:  # ceil(size / s) == cells
+        return -(-size // cells), (-(-size // (cells - 1)) - 1 if cells > 1 else math.inf)
+
+    (lo_h, hi_h), (lo_w, hi_w) = fitting(in_h, h), fitting(in_w, w)
+    if max(lo_h, lo_w) <= min(hi_h, hi_w):
+        return max(lo_h, lo_w)
+    raise ValueError(f'{owner}: cannot infer one pixel stride from input {(in_h, in_w)} and '
+                     f'association {(h, w)} (ratios {in_h / h:.3f}, {in_w / w:.3f})')
+
+
+def check_superpixel_inputs(inputs: Tensor, metas: Sequence[dict], owner: str) -> None:
+    """Refuse a batch that cannot give meaningful superpixels, naming the images.
+
+    Args:
+        inputs (Tensor): (B, C, H, W) network inputs.
+        metas (Sequence[dict]): per-image meta information (``img_path`` names the image).
+        owner (str): the model, for the message.
+
+    Raises:
+        ValueError: not (B, C, H, W), an empty batch, or non-finite (NaN/inf) values: one such
+            pixel makes the association NaN, whose argmax is a regular grid that would be
+            scored as the model's superpixels.
+    """
+    if inputs.dim() != 4:
+        raise ValueError(f'{owner}: expected (B, C, H, W) inputs, got {tuple(inputs.shape)}')
+    if inputs.shape[0] == 0 or inputs.shape[2] == 0 or inputs.shape[3] == 0:
+        raise ValueError(f'{owner}: empty batch of inputs {tuple(inputs.shape)}')
+    finite = torch.isfinite(inputs).flatten(1).all(dim=1)
+    if not bool(finite.all()):
+        bad = [i for i in range(len(finite)) if not finite[i]]
+        names = [str(metas[i].get('img_path', f'image {i} of the batch')) if i < len(metas)
+                 else f'image {i} of the batch' for i in bad]
+        raise ValueError(f'{owner}: non-finite (NaN/inf) input values in {", ".join(names)}; '
+                         'the superpixels of such an image would be a meaningless regular grid. '
+                         'Check the image file and the data preprocessor')
 
 
 def inputs_to_rgb_uint8(img: Tensor, data_preprocessor) -> np.ndarray:
@@ -150,9 +215,8 @@ class BaseSuperpixelModel(BaseModel):
             list[SegDataSample]: each with ``pred_superpixels`` (``PixelData``, (1, H0, W0)
             int64, ids ``0 .. K-1``) at the original image size.
         """
-        if inputs.dim() != 4:
-            raise ValueError(f'{type(self).__name__}: expected (B, C, H, W) inputs, got '
-                             f'{tuple(inputs.shape)}')
+        if inputs.dim() != 4 or inputs.shape[0] == 0:
+            check_superpixel_inputs(inputs, [], type(self).__name__)
         if data_samples is None:
             shape = tuple(inputs.shape[2:])
             data_samples = [

@@ -9,23 +9,12 @@ from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList
 from torch import Tensor
 
 from mmsp.ops import SuperpixelGrid, association_to_superpixels, relabel_contiguous
+from ..baselines.base import check_superpixel_inputs, infer_pixel_stride, resize_ids
 
-__all__ = ['SPEncoderDecoder']
+__all__ = ['SPEncoderDecoder', 'resize_ids']
 
 _SOURCES = ('auto', 'head', 'backbone', 'grid')
 _SLIDE_MODES = ('whole', 'skip', 'error')
-
-
-def resize_ids(ids: Tensor, size: Tuple[int, int]) -> Tensor:
-    """Nearest (pixel-centre aligned) resize of an integer map (H, W) to ``size``."""
-    out_h, out_w = int(size[0]), int(size[1])
-    in_h, in_w = ids.shape[-2:]
-    if (in_h, in_w) == (out_h, out_w):
-        return ids
-    ys = ((torch.arange(out_h, device=ids.device) + 0.5) * (in_h / out_h)).long()
-    xs = ((torch.arange(out_w, device=ids.device) + 0.5) * (in_w / out_w)).long()
-    ys, xs = ys.clamp_(max=in_h - 1), xs.clamp_(max=in_w - 1)
-    return ids[..., ys[:, None], xs[None, :]]
 
 
 @MODELS.register_module()
@@ -189,13 +178,9 @@ class SPEncoderDecoder(EncoderDecoder):
                              f'{tuple(association.shape)}')
         in_h, in_w = int(input_size[0]), int(input_size[1])
         feat_h, feat_w = association.shape[-2:]
-        stride_h, stride_w = round(in_h / feat_h), round(in_w / feat_w)
-        if stride_h != stride_w or stride_h < 1:
-            raise ValueError(f'SPEncoderDecoder: cannot infer one pixel stride from input '
-                             f'{(in_h, in_w)} and association {tuple(association.shape)} '
-                             f'(ratios {in_h / feat_h:.3f}, {in_w / feat_w:.3f})')
-        out = (min(in_h, feat_h * stride_h), min(in_w, feat_w * stride_w))
-        ids, _ = association_to_superpixels(association, self.superpixel_cell_size, stride_h,
+        stride = infer_pixel_stride((in_h, in_w), (feat_h, feat_w), 'SPEncoderDecoder')
+        out = (min(in_h, feat_h * stride), min(in_w, feat_w * stride))
+        ids, _ = association_to_superpixels(association, self.superpixel_cell_size, stride,
                                             out_size=out)
         return resize_ids(ids, (in_h, in_w))
 
@@ -209,7 +194,14 @@ class SPEncoderDecoder(EncoderDecoder):
 
         Returns:
             list[SegDataSample]: with ``seg_logits``, ``pred_sem_seg`` and ``pred_superpixels``.
+
+        Raises:
+            ValueError: an empty batch, or non-finite input values (the message names the
+                images; :func:`~mmsp.models.baselines.base.check_superpixel_inputs`).
         """
+        check_superpixel_inputs(
+            inputs, [s.metainfo for s in data_samples] if data_samples is not None else [],
+            'SPEncoderDecoder')
         if data_samples is not None:
             batch_img_metas = [data_sample.metainfo for data_sample in data_samples]
         else:
