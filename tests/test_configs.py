@@ -10,7 +10,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DATASETS, METRICS
 
-from mmsp.utils import build_model_from_config, config_family
+from mmsp.utils import build_model_from_config, config_family, use_atomic_checkpoint_hook
 
 CONFIG_ROOT = Path(__file__).resolve().parents[1] / 'configs'
 CONFIGS = sorted(p for p in CONFIG_ROOT.rglob('*.py') if '_base_' not in p.parts)
@@ -68,5 +68,8 @@ def test_config_builds(path):
         for name, scope in _typed(cfg.get(evaluator)):
             assert _registered(METRICS, name, scope or cfg.default_scope) is not None, \
                 f'{evaluator}: unknown metric {name}'
+    if cfg.get('train_cfg'):  # tools/train.py writes its checkpoints atomically
+        assert use_atomic_checkpoint_hook(cfg)
+        assert cfg.default_hooks.checkpoint.type == 'mmseg.AtomicCheckpointHook'
     model = build_model_from_config(cfg)
     assert isinstance(model, torch.nn.Module)  # parameter-free baselines (SLIC, grids) exist
