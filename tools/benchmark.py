@@ -1,13 +1,16 @@
-"""Inference speed of one or more configs, measured in the same process and conditions.
+"""Inference or training-step speed of one or more configs, in the same process and conditions.
 
 Usage::
 
     python tools/benchmark.py --configs A.py [B.py ...] [--shape H W] [--batch-size N]
-        [--part model|backbone|decode_head] [--warmup 5] [--iters 20] [--device cpu|cuda]
-        [--threads T] [--cfg-options ...] [--out results.json]
+        [--part model|backbone|decode_head] [--mode inference|train] [--warmup 5] [--iters 20]
+        [--device cpu|cuda] [--threads T] [--cfg-options ...] [--out results.json]
 
-For every config the model is built (random weights: speed does not depend on them), put in
-eval mode under ``torch.no_grad()``, and fed one random ``B x 3 x H x W`` batch:
+For every config the model is built (random weights: speed does not depend on them) and fed one
+random ``B x 3 x H x W`` batch. ``--mode inference`` (default) times the part in eval mode under
+``torch.no_grad()``; ``--mode train`` times a training step of it in train mode: forward, the
+backward of the mean of its outputs and an AdamW step over its parameters (the loss itself is a
+negligible cost next to the model's):
 
 * ``--part model`` times ``model(x, mode='tensor')`` (backbone + neck + head, no data
   pre-processing or resizing of the logits);
@@ -18,7 +21,8 @@ eval mode under ``torch.no_grad()``, and fed one random ``B x 3 x H x W`` batch:
 All models are built first. Each runs ``--warmup`` discarded iterations, then the ``--iters``
 timed iterations are **interleaved**: round ``i`` times one call of every model, in an order
 that rotates from round to round (CUDA is synchronised around each call). Every model thus sees
-the same machine load and allocator state; timing the models one after the other instead made
+the same machine load and allocator state (``--also-plain`` adds every config built in its plain
+form, mmsp's fast paths off); timing the models one after the other instead made
 the second of two CPU models up to 20% slower than when it ran first. Reported per model: median
 and mean ms per image, images per second (from the median), the parameters of the timed part,
 the ratio of its median to the first config's, and the median over rounds of the per-round
@@ -26,6 +30,7 @@ ratio (robust to load that changes between rounds). The device and the number of
 are printed with the table.
 """
 import argparse
+import contextlib
 import json
 import statistics
 import time
@@ -34,9 +39,11 @@ from typing import Callable, Dict, List, Optional, Tuple
 import mmsp  # noqa: F401  isort:skip  (registers mmsp modules)
 import torch
 from mmengine.config import Config, DictAction
+from mmsp.ops.fast import fast_path
 from mmsp.utils import build_model_from_config, config_family
 
 PARTS = ('model', 'backbone', 'decode_head')
+MODES = ('inference', 'train')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -46,6 +53,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='input height and width (one value: square); default 512 512')
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument('--part', choices=PARTS, default='model')
+    parser.add_argument('--also-plain', action='store_true',
+                        help='also time every config built in its plain form (mmsp fast paths '
+                        'off), in the same interleaved rounds')
+    parser.add_argument('--mode', choices=MODES, default='inference',
+                        help='inference (eval, no_grad) or train (forward + backward + AdamW)')
     parser.add_argument('--warmup', type=int, default=5, help='untimed iterations per model')
     parser.add_argument('--iters', type=int, default=20, help='timed iterations per model')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
@@ -79,8 +91,31 @@ def make_step(model: torch.nn.Module, part: str, inputs: torch.Tensor,
     if family != 'seg' or not hasattr(model, 'decode_head'):
         raise ValueError(f'--part decode_head needs a segmentor with a decode_head, got a '
                          f'{type(model).__name__} ({family} config)')
-    features = model.extract_feat(inputs)
+    with torch.no_grad():
+        features = model.extract_feat(inputs)
     return lambda: model.decode_head(features)
+
+
+def _tensors(out: object) -> List[torch.Tensor]:
+    """The tensors of a model output (a tensor or nested tuples/lists of them)."""
+    if isinstance(out, torch.Tensor):
+        return [out]
+    return [t for o in out for t in _tensors(o)] if isinstance(out, (tuple, list)) else []
+
+
+def training_step(forward: Callable[[], object],
+                  module: torch.nn.Module) -> Callable[[], object]:
+    """``forward``, the backward of the mean of its outputs and an AdamW step of ``module``."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=1e-6)
+
+    def step() -> None:
+        loss = sum(t.float().mean() for t in _tensors(forward()))
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return step
 
 
 def interleaved_times(steps: List[Callable[[], object]], warmup: int, iters: int,
@@ -105,29 +140,37 @@ def interleaved_times(steps: List[Callable[[], object]], warmup: int, iters: int
     return times
 
 
-def prepare_config(path: str, args: argparse.Namespace) -> Tuple[Callable[[], object], Dict]:
-    """Build one config's model and return the step to time plus its static result fields."""
+def prepare_config(path: str, args: argparse.Namespace,
+                   plain: bool = False) -> Tuple[Callable[[], object], Dict]:
+    """Build one config's model (its plain form with ``plain``: mmsp's fast paths off) and return
+    the step to time plus its static result fields."""
     cfg = Config.fromfile(path)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     family = config_family(cfg)
-    model = build_model_from_config(cfg).to(args.device).eval()
+    with fast_path(False) if plain else contextlib.nullcontext():
+        model = build_model_from_config(cfg).to(args.device)
+    model.train(args.mode == 'train')
     height, width = args.shape
     generator = torch.Generator().manual_seed(0)
     inputs = torch.rand(args.batch_size, 3, height, width, generator=generator).to(args.device)
-    with torch.no_grad():
-        step = make_step(model, args.part, inputs, family)
+    step = make_step(model, args.part, inputs, family)
     timed = {'model': model, 'backbone': getattr(model, 'backbone', None),
              'decode_head': getattr(model, 'decode_head', None)}[args.part]
-    info = dict(config=path, part=args.part,
-                params_m=sum(p.numel() for p in timed.parameters()) / 1e6)
+    if args.mode == 'train':
+        step = training_step(step, timed)
+    info = dict(config=path + (' (plain)' if plain else ''), part=args.part, mode=args.mode,
+                params_m=sum(p.numel() for p in timed.parameters()) / 1e6,
+                fast_paths=sum(bool(getattr(m, 'fast_path', False)) for m in timed.modules()))
     return step, info
 
 
 def benchmark_configs(args: argparse.Namespace) -> List[Dict[str, object]]:
     """Interleaved timing of every config (see the module docstring)."""
     prepared = [prepare_config(path, args) for path in args.configs]
-    with torch.no_grad():
+    if args.also_plain:
+        prepared += [prepare_config(path, args, plain=True) for path in args.configs]
+    with torch.set_grad_enabled(args.mode == 'train'):
         times = interleaved_times([step for step, _ in prepared], args.warmup, args.iters,
                                   args.device)
     results = []
@@ -153,7 +196,7 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, object]]:
         device += f' ({torch.cuda.get_device_name(torch.device(args.device))})'
     print(f'device: {device} | torch {torch.__version__} | threads: {torch.get_num_threads()} | '
           f'input: {args.batch_size}x3x{args.shape[0]}x{args.shape[1]} | part: {args.part} | '
-          f'warm-up {args.warmup}, timed {args.iters}')
+          f'mode: {args.mode} | warm-up {args.warmup}, timed {args.iters}')
     width = max(len('config'), *(len(r['config']) for r in results))
     print(f'{"config":{width}s} {"params(M)":>9s} {"ms/img":>9s} {"mean":>9s} {"img/s":>9s} '
           f'{"x first":>8s} {"x first/round":>13s}')
@@ -163,8 +206,8 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, object]]:
               f'{r["median_round_ratio"]:13.2f}')
     if args.out:
         with open(args.out, 'w') as f:
-            json.dump(dict(device=device, threads=torch.get_num_threads(),
-                           shape=args.shape, batch_size=args.batch_size, results=results), f,
+            json.dump(dict(device=device, threads=torch.get_num_threads(), shape=args.shape,
+                           batch_size=args.batch_size, mode=args.mode, results=results), f,
                       indent=2)
     return results
 

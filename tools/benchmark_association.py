@@ -104,7 +104,7 @@ def main():
     rows = []
     for size in args.sizes:
         for stride in args.strides:
-            grid = SuperpixelGrid(size, size, stride)
+            grid = SuperpixelGrid.of((size, size), stride)
             g = torch.Generator().manual_seed(0)
             pix = torch.randn(args.batch, args.channels, size, size, generator=g).to(device)
             sp = torch.randn(args.batch, args.channels, grid.rows, grid.cols,

@@ -1,5 +1,5 @@
 from .backbones import *  # noqa: F401,F403
-from .baselines import *  # noqa: F401,F403
 from .decode_heads import *  # noqa: F401,F403
-from .layers import *  # noqa: F401,F403
 from .segmentors import *  # noqa: F401,F403
+from .superpixel_predictors import *  # noqa: F401,F403
+from .utils import *  # noqa: F401,F403

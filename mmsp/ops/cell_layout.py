@@ -1,95 +1,75 @@
-"""Channels-last cell layout: the fast path of the SCA layer on CPU.
+"""Block (cell) layout: the pixels of one superpixel cell contiguous.
 
-The block layout of :mod:`mmsp.ops.grid` is head-leading, ``(B, M, h, w, s*s, d)``. Moving a
-wide ``(B, C, H, W)`` map into it costs two strided copies of the whole map. The *cell layout*
-keeps the channels innermost instead: ``(B, h, w, s*s, C)``, the pixels of one cell contiguous
-and each pixel's channels contiguous. A narrow map is moved into it once; 1x1 projections then
-run there as plain ``F.linear`` (one GEMM), ``LayerNorm`` over channels is a contiguous
-last-dim ``F.layer_norm``, and the per-head views ``(B, M, h, w, s*s, d)`` the block operators of
-:mod:`mmsp.ops.association` take are free strided views (:func:`cell_heads`).
+A pixel map ``(B, C, *size)`` becomes ``(B, *grid_shape, P, C)`` with ``P`` the pixels of a
+cell (:func:`to_cells`, channels innermost); the per-head view ``(B, M, *grid_shape, P, d)``
+(:func:`cell_heads`, no copy) is the *block layout* the association operators of
+:mod:`mmsp.ops.association` take. Cells at the end of a dimension that the map covers only in
+part are padded with zero slots (:meth:`~mmsp.ops.grid.SuperpixelGrid.pixel_mask` tells them
+apart). Any number of grid dimensions works (images and clips).
 """
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .grid import NEIGHBOR_OFFSETS, SuperpixelGrid
+from .grid import SuperpixelGrid
 
-__all__ = [
-    'to_cells', 'from_cells', 'cell_heads', 'grid_to_cells', 'fold_to_superpixels', 'to_blocks',
-    'from_blocks'
-]
+__all__ = ['to_cells', 'from_cells', 'cell_heads', 'grid_to_cells', 'to_blocks', 'from_blocks']
 
 
 def to_cells(x: Tensor, grid: SuperpixelGrid) -> Tensor:
-    """Pixel map (B, C, H, W) to cell layout (B, h, w, s*s, C); padding slots are zero."""
-    b, c, height, width = x.shape
-    s, (ph, pw) = grid.stride, grid.padded_shape
-    if (ph, pw) != (height, width):
-        x = F.pad(x, (0, pw - width, 0, ph - height))
-    x = x.reshape(b, c, grid.rows, s, grid.cols, s).permute(0, 2, 4, 3, 5, 1)
-    return x.reshape(b, grid.rows, grid.cols, s * s, c)
+    """Pixel map (B, C, *size) to cell layout (B, *shape, P, C); padding slots are zero."""
+    b, c = x.shape[:2]
+    if tuple(x.shape[2:]) != grid.padded_size:  # pad the last cells to whole cells
+        pad = []
+        for n, padded in zip(reversed(x.shape[2:]), reversed(grid.padded_size)):
+            pad += [0, padded - n]
+        x = F.pad(x, pad)
+    split = [v for g, s in zip(grid.shape, grid.cell) for v in (g, s)]  # g1, c1, g2, c2, ...
+    x = x.reshape(b, c, *split)
+    d = grid.ndim
+    order = (0, ) + tuple(range(2, 2 + 2 * d, 2)) + tuple(range(3, 3 + 2 * d, 2)) + (1, )
+    return x.permute(order).reshape(b, *grid.shape, grid.cell_pixels, c)
+
+
+def from_blocks(xb: Tensor, grid: SuperpixelGrid, channels_last: bool = False) -> Tensor:
+    """Inverse of :func:`to_blocks`: (B, M, *shape, P, d) to (B, M * d, *size), padding cropped.
+
+    The result is contiguous, in channels-last memory format if ``channels_last`` (the same
+    values; 2-D and 3-D maps).
+    """
+    b, m, d = xb.shape[0], xb.shape[1], xb.shape[-1]
+    nd = grid.ndim
+    x = xb.reshape(b, m, *grid.shape, *grid.cell, d)
+    # (B, g1, c1, g2, c2, ..., M, d): heads, cells and cell rows permuted at once
+    order = (0, ) + tuple(v for i in range(nd) for v in (2 + i, 2 + nd + i)) + (1, 2 + 2 * nd)
+    x = x.permute(order).reshape(b, *grid.padded_size, m * d).movedim(-1, 1)
+    if grid.is_padded:
+        x = x[(slice(None), slice(None)) + tuple(slice(0, n) for n in grid.size)]
+    if channels_last and x.dim() in (4, 5):
+        fmt = torch.channels_last if x.dim() == 4 else torch.channels_last_3d
+        return x.contiguous(memory_format=fmt)
+    return x.contiguous()
 
 
 def from_cells(xc: Tensor, grid: SuperpixelGrid, channels_last: bool = False) -> Tensor:
-    """Inverse of :func:`to_cells`: (B, h, w, s*s, C) to a (B, C, H, W) map, padding cropped.
-
-    The result is contiguous, in ``torch.channels_last`` memory format if ``channels_last``
-    (the same values; one copy fewer, and depthwise convs are much faster on it on CPU). The
-    one-head case of :func:`from_blocks`.
-    """
+    """Inverse of :func:`to_cells`: (B, *shape, P, C) to (B, C, *size), padding cropped."""
     return from_blocks(xc.unsqueeze(1), grid, channels_last)
 
 
 def cell_heads(xc: Tensor, num_heads: int) -> Tensor:
-    """View (B, h, w, P, M*d) as the head-leading (B, M, h, w, P, d) (no copy).
+    """View (B, *shape, P, M * d) as the head-leading (B, M, *shape, P, d) (no copy).
 
-    Also works for superpixel maps (B, h, w, M*d) -> (B, M, h, w, d).
+    Also works for channels-last superpixel maps (B, *shape, M * d) -> (B, M, *shape, d).
     """
     *lead, c = xc.shape
-    x = xc.reshape(*lead, num_heads, c // num_heads)
-    return x.movedim(-2, 1)
+    return xc.reshape(*lead, num_heads, c // num_heads).movedim(-2, 1)
 
 
 def grid_to_cells(z: Tensor) -> Tensor:
-    """Superpixel map (B, C, h, w) to channels-last (B, h, w, C) (a view)."""
-    return z.permute(0, 2, 3, 1)
-
-
-def fold_to_superpixels(per_cell: Tensor) -> Tensor:
-    """Sum each superpixel's contributions from its window: (B, M, h, w, 9, d) -> (B, M, h, w, d).
-
-    ``out[..., j, :] = sum_n per_cell[..., j - offset(n), n, :]`` (entries outside the grid are
-    zero): the same as ``shift_to_superpixels(per_cell).sum(4)`` without the 9-way stack
-    or a padded copy (in-place slice additions, autograd-safe on the fresh ``out``).
-    """
-    h, w = per_cell.shape[2:4]
-    out = per_cell[:, :, :, :, 4].clone()  # own cell: offset (0, 0)
-    for n, (dy, dx) in enumerate(NEIGHBOR_OFFSETS):
-        if n == 4 or h <= abs(dy) or w <= abs(dx):
-            continue  # shape-dependent only: no superpixel has this candidate
-        # superpixels j = c + (dy, dx) for the cells c whose candidate n is inside the grid
-        dst = out[:, :, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)]
-        dst += per_cell[:, :, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0), n]
-    return out
+    """Superpixel map (B, C, *shape) to channels-last (B, *shape, C) (a view)."""
+    return z.movedim(1, -1)
 
 
 def to_blocks(x: Tensor, grid: SuperpixelGrid, num_heads: int = 1) -> Tensor:
-    """Pixel map (B, C, H, W) to the head-leading block layout (B, M, h, w, s*s, C // M).
-
-    The head-leading view of :func:`to_cells` (padding slots are zero).
-    """
+    """Pixel map (B, C, *size) to the head-leading block layout (B, M, *shape, P, C // M)."""
     return cell_heads(to_cells(x, grid), num_heads)
-
-
-def from_blocks(xb: Tensor, grid: SuperpixelGrid, channels_last: bool = False) -> Tensor:
-    """Inverse of :func:`to_blocks`: (B, M, h, w, s*s, d) to (B, M*d, H, W), padding cropped.
-
-    ``channels_last`` as in :func:`from_cells`. One copy: heads, cells and cell rows are
-    permuted into the channels-last map at once (not through the cell layout).
-    """
-    b, m, h, w, p, d = xb.shape
-    s = grid.stride
-    x = xb.reshape(b, m, h, w, s, s, d).permute(0, 2, 4, 3, 5, 1, 6)  # (B, h, s, w, s, M, d)
-    x = x.reshape(b, h * s, w * s, m * d).permute(0, 3, 1, 2)[:, :, :grid.height, :grid.width]
-    return x.contiguous(memory_format=torch.channels_last if channels_last else
-                        torch.contiguous_format)

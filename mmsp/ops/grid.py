@@ -1,137 +1,229 @@
-"""Superpixel grid geometry: cells, the 3x3 candidate neighbourhood and its border mask.
+"""Superpixel grid geometry: cells, the candidate neighbourhood and its border mask.
 
-Every superpixel starts as one ``s x s`` cell of the pixel grid. A pixel at ``(y, x)`` lies in the
-fixed cell ``(y // s, x // s)``; its 9 *candidates* are the superpixels of the cells
-``(y // s + dy, x // s + dx)`` with ``dy, dx in {-1, 0, 1}``, indexed row-major
-``n = 3 * (dy + 1) + (dx + 1)`` (``n = 4`` is the own cell). Candidates outside the grid are
-invalid and masked, never zero-padded candidates.
+Every superpixel starts as one cell of the pixel grid: ``s x s`` pixels of an image (SPFormer,
+arXiv 2401.02931, Sec. 3), or ``s_t x s x s`` voxels of a clip for supervoxels. A pixel at ``p``
+lies in the fixed cell ``g(p) = p // cell``; its *candidates* are the superpixels of the cells
+``g(p) + o`` for the ``3 ** D`` offsets ``o in {-1, 0, 1} ** D`` (9 in 2-D, 27 in 3-D), indexed
+row-major: in 2-D ``n = 3 (dy + 1) + (dx + 1)``, so ``n = 4`` is the own cell. Candidates
+outside the grid are invalid and masked, never zero-padded candidates. Seen from the other side,
+a superpixel receives the pixels of its ``3 ** D``-cell *window*.
 
-Sizes need not divide: the grid has ``ceil(H / s) x ceil(W / s)`` cells and the last row/column of
-cells may be partial. In *block layout* the pixel map is padded bottom-right to whole cells and
-reshaped so that the pixels of one cell are contiguous: ``(..., h, w, s * s, C)``.
+Sizes need not divide: the grid has ``ceil(size / cell)`` cells along each dimension and the
+last cells may be partial. In *block layout* the pixel map is padded at the end of every
+dimension to whole cells and reshaped so that the pixels of one cell are contiguous:
+``(..., *grid_shape, cell_pixels, C)`` (see :mod:`mmsp.ops.cell_layout`).
+
+The functions here work for any number ``D`` of grid dimensions (``ndim``), which sit right
+after the two leading (batch, head) dimensions of their tensors.
 """
 import functools
+import itertools
+import math
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-#: ``(dy, dx)`` of the 9 candidates, row-major; index 4 is the pixel's own cell.
-NEIGHBOR_OFFSETS: Tuple[Tuple[int, int], ...] = tuple(
-    (dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+
+@functools.lru_cache(maxsize=None)
+def neighbor_offsets(ndim: int = 2) -> Tuple[Tuple[int, ...], ...]:
+    """The ``3 ** ndim`` candidate offsets in row-major order (the own cell in the middle)."""
+    return tuple(itertools.product((-1, 0, 1), repeat=ndim))
+
+
+#: ``(dy, dx)`` of the 9 candidates of an image pixel, row-major; index 4 is the own cell.
+NEIGHBOR_OFFSETS: Tuple[Tuple[int, ...], ...] = neighbor_offsets(2)
 NUM_NEIGHBORS = 9
 CENTER = 4
 
 
 @dataclass(frozen=True)
 class SuperpixelGrid:
-    """Geometry of a superpixel grid over an ``height x width`` pixel map.
+    """Geometry of a grid of cells over a pixel map of ``D`` spatial dimensions.
+
+    Build it with :meth:`of` (``SuperpixelGrid.of((H, W), s)``, ``SuperpixelGrid.of((T, H, W),
+    (s_t, s, s))``) or :meth:`from_tensors`.
 
     Args:
-        height (int): Pixel-map height ``H``.
-        width (int): Pixel-map width ``W``.
-        stride (int): Cell size ``s`` in pixels (``s >= 1``).
+        size (tuple[int]): the pixel map's size, e.g. ``(H, W)`` or ``(T, H, W)``.
+        cell (tuple[int]): the cell size in pixels along each dimension.
     """
 
-    height: int
-    width: int
-    stride: int
+    size: Tuple[int, ...]
+    cell: Tuple[int, ...]
 
     def __post_init__(self) -> None:
-        for name in ('height', 'width', 'stride'):
+        for name in ('size', 'cell'):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f'SuperpixelGrid: {name} must be a positive int, got {value!r}')
-
-    @property
-    def rows(self) -> int:
-        """Number of superpixel rows ``h = ceil(H / s)``."""
-        return -(-self.height // self.stride)
-
-    @property
-    def cols(self) -> int:
-        """Number of superpixel columns ``w = ceil(W / s)``."""
-        return -(-self.width // self.stride)
-
-    @property
-    def num_superpixels(self) -> int:
-        return self.rows * self.cols
-
-    @property
-    def padded_shape(self) -> Tuple[int, int]:
-        return self.rows * self.stride, self.cols * self.stride
+            if not isinstance(value, tuple) or not value or any(
+                    not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in value):
+                raise ValueError(f'SuperpixelGrid: {name} must be a tuple of positive ints, '
+                                 f'got {value!r}')
+        if len(self.size) != len(self.cell):
+            raise ValueError(f'SuperpixelGrid: size {self.size} and cell {self.cell} have '
+                             f'different lengths')
 
     @classmethod
-    def from_tensors(cls, pixels: Tensor, superpixels: Tensor, stride: int,
+    def of(cls, size: Sequence[int], stride: Union[int, Sequence[int]]) -> 'SuperpixelGrid':
+        """The grid of a map of ``size`` with cells of ``stride`` (an int: the same along every
+        dimension)."""
+        size = tuple(int(v) for v in size)
+        cell = (stride, ) * len(size) if isinstance(stride, int) else stride
+        if not isinstance(cell, (tuple, list)) or len(cell) != len(size) or any(
+                not isinstance(c, int) or isinstance(c, bool) or c < 1 for c in cell):
+            raise ValueError(f'SuperpixelGrid: stride must be a positive int or a tuple of '
+                             f'{len(size)} positive ints for a map of size {size}, got {stride!r}')
+        return cls(size, tuple(cell))
+
+    @classmethod
+    def from_tensors(cls, pixels: Tensor, superpixels: Tensor, stride: Union[int, Sequence[int]],
                      what: str = 'association') -> 'SuperpixelGrid':
-        """Build the grid of ``pixels`` (B, C, H, W) and check ``superpixels`` (B, C', h, w).
+        """Build the grid of ``pixels`` (B, C, *size) and check ``superpixels`` (B, C', *shape).
 
         Raises:
-            ValueError: non-4D tensors, batch mismatch, or a superpixel grid that is not
-                ``ceil(H / s) x ceil(W / s)``.
+            ValueError: tensors of other ranks, a batch mismatch, or a superpixel grid that is
+                not ``ceil(size / cell)``.
         """
-        if pixels.dim() != 4 or superpixels.dim() != 4:
-            raise ValueError(f'{what}: expected 4D pixel (B, C, H, W) and superpixel (B, C, h, w) '
-                             f'tensors, got shapes {tuple(pixels.shape)} and '
+        if pixels.dim() < 3 or pixels.dim() != superpixels.dim():
+            raise ValueError(f'{what}: expected pixel (B, C, *size) and superpixel (B, C, *grid) '
+                             f'tensors of the same rank, got shapes {tuple(pixels.shape)} and '
                              f'{tuple(superpixels.shape)}')
         if pixels.shape[0] != superpixels.shape[0]:
             raise ValueError(f'{what}: batch sizes differ: pixels {tuple(pixels.shape)} vs '
                              f'superpixels {tuple(superpixels.shape)}')
-        grid = cls(int(pixels.shape[2]), int(pixels.shape[3]), stride)
-        if tuple(superpixels.shape[2:]) != (grid.rows, grid.cols):
+        grid = cls.of(pixels.shape[2:], stride)
+        if tuple(superpixels.shape[2:]) != grid.shape:
             raise ValueError(
                 f'{what}: superpixel grid {tuple(superpixels.shape[2:])} is inconsistent with '
                 f'pixels {tuple(pixels.shape[2:])} at stride {stride}: expected '
-                f'(ceil(H/s), ceil(W/s)) = ({grid.rows}, {grid.cols})')
+                f'ceil(size / cell) = {grid.shape}')
         return grid
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def ndim(self) -> int:
+        """Number of grid dimensions ``D``."""
+        return len(self.size)
+
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        """Cells along every dimension, ``ceil(size / cell)``."""
+        return tuple(-(-n // c) for n, c in zip(self.size, self.cell))
+
+    @property
+    def num_superpixels(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def cell_pixels(self) -> int:
+        """Pixels (slots) of one cell in block layout, ``prod(cell)``."""
+        return math.prod(self.cell)
+
+    @property
+    def num_candidates(self) -> int:
+        """Candidates of a pixel, ``3 ** D``."""
+        return 3**self.ndim
+
+    @property
+    def center(self) -> int:
+        """Index of the own cell among the candidates."""
+        return self.num_candidates // 2
+
+    @property
+    def offsets(self) -> Tuple[Tuple[int, ...], ...]:
+        """The candidate offsets (:func:`neighbor_offsets`)."""
+        return neighbor_offsets(self.ndim)
+
+    @property
+    def padded_size(self) -> Tuple[int, ...]:
+        """The map size padded to whole cells."""
+        return tuple(g * c for g, c in zip(self.shape, self.cell))
 
     @property
     def is_padded(self) -> bool:
-        """Whether the last row/column of cells is partial (block layout has padding slots)."""
-        return self.padded_shape != (self.height, self.width)
+        """Whether the last cells are partial (block layout has padding slots)."""
+        return self.padded_size != self.size
 
+    # 2-D names (the last two dimensions)
+    @property
+    def height(self) -> int:
+        return self.size[-2]
+
+    @property
+    def width(self) -> int:
+        return self.size[-1]
+
+    @property
+    def rows(self) -> int:
+        """Superpixel rows ``ceil(H / s)``."""
+        return self.shape[-2]
+
+    @property
+    def cols(self) -> int:
+        """Superpixel columns ``ceil(W / s)``."""
+        return self.shape[-1]
+
+    @property
+    def stride(self) -> int:
+        """The cell side ``s`` along the last dimension."""
+        return self.cell[-1]
+
+    # ------------------------------------------------------------------ constant masks and ids
     def neighbor_mask(self, device=None) -> Tensor:
-        """Validity of the 9 candidates of every cell, shape (h, w, 9), bool.
+        """Validity of the candidates of every cell, shape (*shape, K), bool.
 
-        Cached per ``(rows, cols, device)``: the returned tensor is shared, never modify it.
+        Cached per grid shape and device: the returned tensor is shared, never modify it.
         """
-        return _cached(_build_neighbor_mask, self.rows, self.cols, device)
+        return _cached(_build_neighbor_mask, self.shape, device)
 
     def pixel_mask(self, device=None) -> Tensor:
-        """Which block-layout pixel slots are real pixels (not padding), shape (h, w, s*s).
+        """Which block-layout slots are real pixels (not padding), shape (*shape, cell_pixels).
 
-        Cached per ``(height, width, stride, device)``: the returned tensor is shared.
+        Cached per grid and device: the returned tensor is shared.
         """
-        return _cached(_build_pixel_mask, self.height, self.width, self.stride, device)
+        return _cached(_build_pixel_mask, self.size, self.cell, device)
 
     def cell_ids(self, device=None) -> Tensor:
-        """Id ``row * w + col`` of the cell of every pixel, shape (H, W), int64."""
-        ys = torch.arange(self.height, device=device) // self.stride
-        xs = torch.arange(self.width, device=device) // self.stride
-        return ys.view(-1, 1) * self.cols + xs.view(1, -1)
+        """Id of the cell of every pixel (row-major over the grid), shape (*size), int64."""
+        ids = torch.zeros((), dtype=torch.long, device=device)
+        for dim, (n, c, g) in enumerate(zip(self.size, self.cell, self.shape)):
+            coord = torch.arange(n, device=device) // c
+            ids = ids.unsqueeze(-1) * g + coord.view((1, ) * dim + (-1, ))
+        return ids
 
     def neighbor_id_offsets(self, device=None) -> Tensor:
-        """Id offset ``dy * w + dx`` of each candidate, shape (9,), int64."""
-        return torch.tensor([dy * self.cols + dx for dy, dx in NEIGHBOR_OFFSETS],
+        """Id offset of each candidate (``dy * w + dx`` in 2-D), shape (K,), int64."""
+        steps = [math.prod(self.shape[d + 1:]) for d in range(self.ndim)]
+        return torch.tensor([sum(o * s for o, s in zip(off, steps)) for off in self.offsets],
                             dtype=torch.long, device=device)
 
-
-def _build_neighbor_mask(rows: int, cols: int, device) -> Tensor:
-    ys = torch.arange(rows, device=device).view(-1, 1, 1)
-    xs = torch.arange(cols, device=device).view(1, -1, 1)
-    dy = torch.tensor([o[0] for o in NEIGHBOR_OFFSETS], device=device).view(1, 1, -1)
-    dx = torch.tensor([o[1] for o in NEIGHBOR_OFFSETS], device=device).view(1, 1, -1)
-    return (ys + dy >= 0) & (ys + dy < rows) & (xs + dx >= 0) & (xs + dx < cols)
+    def pixel_neighbor_mask(self, device=None) -> Tensor:
+        """Validity of every pixel's candidates, shape (K, *size), bool."""
+        mask = self.neighbor_mask(device).reshape(-1, self.num_candidates)
+        return mask[self.cell_ids(device)].movedim(-1, 0)
 
 
-def _build_pixel_mask(height: int, width: int, stride: int, device) -> Tensor:
-    s, rows, cols = stride, -(-height // stride), -(-width // stride)
-    ys = torch.arange(rows * s, device=device) < height
-    xs = torch.arange(cols * s, device=device) < width
-    valid = ys.view(rows, s, 1, 1) & xs.view(1, 1, cols, s)
-    return valid.permute(0, 2, 1, 3).reshape(rows, cols, s * s)
+def _build_neighbor_mask(shape: Tuple[int, ...], device) -> Tensor:
+    offsets = torch.tensor(neighbor_offsets(len(shape)), device=device)  # (K, D)
+    valid = torch.ones(*shape, offsets.shape[0], dtype=torch.bool, device=device)
+    for dim, n in enumerate(shape):
+        coord = torch.arange(n, device=device).view((1, ) * dim + (-1, ) + (1, ) *
+                                                    (len(shape) - dim))
+        moved = coord + offsets[:, dim]
+        valid &= (moved >= 0) & (moved < n)
+    return valid
+
+
+def _build_pixel_mask(size: Tuple[int, ...], cell: Tuple[int, ...], device) -> Tensor:
+    ndim = len(size)
+    shape = tuple(-(-n // c) for n, c in zip(size, cell))
+    valid = torch.ones((), dtype=torch.bool, device=device)
+    for n, c, g in zip(size, cell, shape):  # (g1, c1, g2, c2, ...) outer product
+        inside = (torch.arange(g * c, device=device) < n).view(g, c)
+        valid = valid[..., None, None] & inside
+    order = tuple(range(0, 2 * ndim, 2)) + tuple(range(1, 2 * ndim, 2))
+    return valid.permute(order).reshape(*shape, math.prod(cell))
 
 
 @functools.lru_cache(maxsize=128)
@@ -151,116 +243,124 @@ def _cached(builder, *args) -> Tensor:
     return _cached_build(builder, *args[:-1], device)
 
 
+# --------------------------------------------------------------------------- heads
 def grid_to_heads(z: Tensor, num_heads: int = 1) -> Tensor:
-    """Superpixel map (B, C, h, w) to (B, heads, h, w, C // heads)."""
-    b, c, h, w = z.shape
-    return z.reshape(b, num_heads, c // num_heads, h, w).permute(0, 1, 3, 4, 2)
+    """Superpixel map (B, C, *shape) to (B, heads, *shape, C // heads)."""
+    b, c = z.shape[:2]
+    return z.reshape(b, num_heads, c // num_heads, *z.shape[2:]).movedim(2, -1)
 
 
 def heads_to_grid(zh: Tensor) -> Tensor:
-    """Inverse of :func:`grid_to_heads`: (B, heads, h, w, d) to (B, heads*d, h, w)."""
-    b, m, h, w, d = zh.shape
-    return zh.permute(0, 1, 4, 2, 3).reshape(b, m * d, h, w)
+    """Inverse of :func:`grid_to_heads`: (B, heads, *shape, d) to (B, heads * d, *shape)."""
+    b, m, d = zh.shape[0], zh.shape[1], zh.shape[-1]
+    return zh.movedim(-1, 2).reshape(b, m * d, *zh.shape[2:-1])
 
 
-def _padded(z: Tensor, fill: float) -> Tensor:
-    """Pad grid dims 2 and 3 of (B, M, h, w, ...) by one cell with ``fill`` (one op)."""
-    return F.pad(z, (0, 0) * (z.dim() - 4) + (1, 1, 1, 1), value=fill)
+# --------------------------------------------------------------------------- neighbourhoods
+def _grid_slices(offset: Sequence[int], shape: Sequence[int], sign: int) -> Tuple[slice, ...]:
+    """Per grid dimension, the cells ``c`` for which ``c + sign * offset`` is inside the grid."""
+    return tuple(
+        slice(max(-sign * o, 0), n - max(sign * o, 0)) for o, n in zip(offset, shape))
 
 
-def _windows(zp: Tensor) -> Tensor:
-    """View (B, M, h, w, *rest, 3, 3) of a padded (B, M, h + 2, w + 2, *rest):
-    ``[..., i, j, ..., a, b] = zp[..., i + a, j + b, ...]``, i.e. candidate ``n = 3a + b``."""
-    return zp.unfold(2, 3, 1).unfold(3, 3, 1)
-
-
-def gather_neighbors(z: Tensor, fill: float = 0.0) -> Tensor:
-    """``out[..., c, n, :] = z[..., c + offset(n), :]``: each cell's 9 candidates.
-
-    A padded copy, the 3x3 windows as a strided view and one copy into the result: a few
-    tensor operations whatever the grid (not one slice per candidate).
+def gather_neighbors(z: Tensor, ndim: int = 2, fill: float = 0.0) -> Tensor:
+    """``out[..., c, n, ...] = z[..., c + offset(n), ...]``: each cell's candidates.
 
     Args:
-        z (Tensor): (B, M, h, w, *rest) values per superpixel.
+        z (Tensor): (B, M, *shape, *rest) values per superpixel, ``ndim`` grid dimensions.
+        ndim (int): number of grid dimensions ``D``.
         fill (float): value for candidates outside the grid (masked by callers).
 
     Returns:
-        Tensor: (B, M, h, w, 9, *rest).
+        Tensor: (B, M, *shape, 3 ** D, *rest).
     """
-    out = _windows(_padded(z, fill)).movedim((-2, -1), (4, 5))
-    return out.reshape(*z.shape[:4], NUM_NEIGHBORS, *z.shape[4:])
+    lead = 2 + ndim
+    rest = z.dim() - lead
+    zp = torch.nn.functional.pad(z, (0, 0) * rest + (1, 1) * ndim, value=fill)
+    for dim in range(2, lead):
+        zp = zp.unfold(dim, 3, 1)  # appends the window dimension
+    zp = zp.movedim(tuple(range(-ndim, 0)), tuple(range(lead, lead + ndim)))
+    return zp.reshape(*z.shape[:lead], 3**ndim, *z.shape[lead:])
 
 
-def candidate_rows(z: Tensor) -> List[Tensor]:
-    """Each cell's candidates as strided views, one per candidate row ``dy``: no copy of them.
+def _shift(u: Tensor, ndim: int, fill: float, sign: int) -> Tensor:
+    """``out[..., c, n, ...] = u[..., c + sign * offset(n), n, ...]`` (``fill`` outside)."""
+    shape = u.shape[2:2 + ndim]
+    out = torch.full_like(u, fill)
+    for n, offset in enumerate(neighbor_offsets(ndim)):
+        dst = (slice(None), slice(None)) + _grid_slices(offset, shape, sign) + (n, )
+        src = (slice(None), slice(None)) + _grid_slices(offset, shape, -sign) + (n, )
+        out[dst] = u[src]
+    return out
 
-    The cells are flattened with ``w + 1`` zero rows at either end, so candidate
-    ``(dy, dx)`` of cell ``t`` is row ``t + (1 + dy) w + 1 + dx`` and the three candidates of a
-    row ``dy`` are three consecutive rows: an overlapping window view (batched matmuls read it
-    in place, where :func:`gather_neighbors` writes 9 copies of every value).
+
+def shift_to_superpixels(u: Tensor, ndim: int = 2, fill: float = 0.0) -> Tensor:
+    """Move entries to the candidate they concern: ``out[..., j, n] = u[..., j - offset(n), n]``.
+
+    Entry ``n`` of cell ``c`` concerns superpixel ``c + offset(n)``; this moves it to that
+    superpixel's position (the adjoint re-indexing of :func:`gather_neighbors`).
 
     Args:
-        z (Tensor): (B, h, w, K) values per superpixel.
-
-    Returns:
-        list[Tensor]: for ``dy = -1, 0, 1`` a (B*h*w, 3, K) view whose ``[t, k]`` is candidate
-        ``(dy, k - 1)`` of cell ``t`` (row-major ``t``). Entries of candidates **outside the
-        grid are unspecified** (zeros or another cell's values): callers mask what they derive
-        from them (the logits of those candidates are ``-inf``).
-    """
-    b, h, w, k = z.shape
-    cells = b * h * w
-    flat = F.pad(z.reshape(cells, k), (0, 0, w + 1, w + 1))
-    windows = flat.unfold(0, 3, 1)  # (cells + 2w, K, 3): [i, :, j] = flat[i + j]
-    return [windows[(1 + dy) * w:(1 + dy) * w + cells].transpose(1, 2) for dy in (-1, 0, 1)]
-
-
-def _diagonal_windows(up: Tensor) -> Tensor:
-    """View (B, M, h, w, *rest, 3, 3) of a padded (B, M, h + 2, w + 2, 9, *rest):
-    ``[..., i, j, ..., a, b] = up[..., i + a, j + b, 3a + b, ...]`` (candidate ``n = 3a + b``
-    read at ``c + offset(n)``): the diagonals of the windows of :func:`_windows`."""
-    v = _windows(up.unflatten(4, (3, 3)))  # (B, M, h, w, 3a, 3b, *rest, 3, 3)
-    return v.diagonal(0, 4, -2).diagonal(0, 4, -2)
-
-
-def _shift(u: Tensor, sign: int, fill: float) -> Tensor:
-    """``out[..., c, n, :] = u[..., c + sign * offset(n), n, :]`` on (B, M, h, w, 9, *rest).
-
-    ``sign = -1`` reverses the candidate order before and after the ``+1`` shift: candidate
-    ``8 - n`` has offset ``-offset(n)``.
-    """
-    if sign < 0:
-        u = u.flip(4)
-    out = _diagonal_windows(_padded(u, fill)).movedim((-2, -1), (4, 5))
-    if sign < 0:
-        out = out.flip((4, 5))
-    return out.reshape(u.shape)
-
-
-def shift_to_pixels(u: Tensor, fill: float = 0.0) -> Tensor:
-    """Inverse of :func:`shift_to_superpixels`: ``out[..., c, n, :] = u[..., c + offset(n), n, :]``.
-
-    Args:
-        u (Tensor): (B, M, h, w, 9, *rest) in superpixel-side layout.
-        fill (float): value where ``c + offset(n)`` is outside the grid.
-
-    Returns:
-        Tensor: (B, M, h, w, 9, *rest) in pixel-side layout.
-    """
-    return _shift(u, 1, fill)
-
-
-def shift_to_superpixels(u: Tensor, fill: float = 0.0) -> Tensor:
-    """Adjoint re-indexing of :func:`gather_neighbors`.
-
-    ``out[..., j, n, :] = u[..., j - offset(n), n, :]``: entry ``n`` of cell ``c`` concerns
-    superpixel ``c + offset(n)``; this moves it to that superpixel's position.
-
-    Args:
-        u (Tensor): (B, M, h, w, 9, *rest).
+        u (Tensor): (B, M, *shape, K, *rest).
+        ndim (int): number of grid dimensions.
         fill (float): value where ``j - offset(n)`` is outside the grid.
 
     Returns:
-        Tensor: (B, M, h, w, 9, *rest).
+        Tensor: (B, M, *shape, K, *rest).
     """
-    return _shift(u, -1, fill)
+    return _shift(u, ndim, fill, -1)
+
+
+def shift_to_pixels(u: Tensor, ndim: int = 2, fill: float = 0.0) -> Tensor:
+    """Inverse of :func:`shift_to_superpixels`: ``out[..., c, n] = u[..., c + offset(n), n]``."""
+    return _shift(u, ndim, fill, 1)
+
+
+def _fold(per_cell: Tensor, ndim: int) -> Tensor:
+    """The sum of :func:`fold_to_superpixels`, by slices (no autograd graph of its own)."""
+    shape = per_cell.shape[2:2 + ndim]
+    center = 3**ndim // 2
+    out = per_cell.select(2 + ndim, center).clone()  # own cell: offset 0
+    for n, offset in enumerate(neighbor_offsets(ndim)):
+        if n == center or any(n_ <= abs(o) for o, n_ in zip(offset, shape)):
+            continue  # no superpixel has this candidate
+        dst = (slice(None), slice(None)) + _grid_slices(offset, shape, -1)
+        src = (slice(None), slice(None)) + _grid_slices(offset, shape, 1) + (n, )
+        out[dst] += per_cell[src]
+    return out
+
+
+class _Fold(torch.autograd.Function):
+    """:func:`fold_to_superpixels` with its adjoint, :func:`gather_neighbors`, as the backward.
+
+    Autograd through the slice additions would build one zero-filled copy of the whole input
+    per candidate; the adjoint is one gather.
+    """
+
+    @staticmethod
+    def forward(ctx, per_cell: Tensor, ndim: int) -> Tensor:
+        ctx.ndim = ndim
+        return _fold(per_cell, ndim)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return gather_neighbors(grad, ctx.ndim), None
+
+
+def fold_to_superpixels(per_cell: Tensor, ndim: int = 2) -> Tensor:
+    """Sum each superpixel's contributions from its window: (B, M, *shape, K, d) -> (.., d).
+
+    ``out[..., j, :] = sum_n per_cell[..., j - offset(n), n, :]`` (terms outside the grid are
+    zero): ``shift_to_superpixels(per_cell).sum(2 + ndim)`` without the ``K``-fold copy. The
+    adjoint of :func:`gather_neighbors` (and its gradient is that gather).
+    """
+    if per_cell.requires_grad and torch.is_grad_enabled():
+        return _Fold.apply(per_cell, ndim)
+    return _fold(per_cell, ndim)
+
+
+__all__ = [
+    'NEIGHBOR_OFFSETS', 'NUM_NEIGHBORS', 'CENTER', 'neighbor_offsets', 'SuperpixelGrid',
+    'grid_to_heads', 'heads_to_grid', 'gather_neighbors', 'shift_to_superpixels',
+    'shift_to_pixels', 'fold_to_superpixels'
+]

@@ -1,73 +1,59 @@
 """Hard superpixels from a soft association, and the connectivity pass used for evaluation."""
-from typing import Optional, Tuple
+import math
+from typing import Optional, Sequence, Tuple, Union
 
-import numpy as np
 import torch
-from scipy import ndimage
 from torch import Tensor
 
-from .grid import CENTER, NUM_NEIGHBORS, SuperpixelGrid
+from .grid import SuperpixelGrid
+from .id_maps import relabel_contiguous
 from .upsample import upsample_association
 
-__all__ = [
-    'hard_assignment', 'relabel_contiguous', 'enforce_connectivity', 'association_to_superpixels'
-]
+__all__ = ['hard_assignment', 'association_to_superpixels', 'infer_pixel_stride']
+
+Stride = Union[int, Sequence[int]]
 
 #: Relative tolerance within which the own cell wins a tie: the own cell is chosen when its
-#: logit is within ``OWN_CELL_TOL * max(1, |best logit|)`` of the best one (the spec's +1e-5 on
-#: ``n = 4``, made relative so that rounding of large logits, e.g. after interpolation, does not
-#: break ties between equal candidates).
+#: logit is within ``OWN_CELL_TOL * max(1, |best logit|)`` of the best one (the SPFormer code's
+#: +1e-5 on the own cell, made relative so that rounding of large logits, e.g. after
+#: interpolation, does not break ties between equal candidates).
 OWN_CELL_TOL = 1e-5
 
 
-def relabel_contiguous(ids: Tensor) -> Tuple[Tensor, Tensor]:
-    """Map the ids of every image to ``0 .. K_b - 1`` (order preserved).
-
-    Args:
-        ids (Tensor): (B, H, W) non-negative int64 ids.
-
-    Returns:
-        tuple[Tensor, Tensor]: contiguous ids (B, H, W) and the count ``K_b`` per image (B,).
-    """
-    if ids.dim() != 3:
-        raise ValueError(f'relabel_contiguous: expected (B, H, W), got {tuple(ids.shape)}')
-    b = ids.shape[0]
-    flat = ids.reshape(b, -1).long()
-    size = int(flat.max()) + 1 if flat.numel() else 1
-    present = torch.zeros(b, size, dtype=torch.long, device=ids.device)
-    present.scatter_(1, flat, 1)
-    new_ids = present.cumsum(dim=1) - 1
-    return new_ids.gather(1, flat).reshape(ids.shape), present.sum(dim=1)
-
-
-def hard_assignment(association: Tensor, stride: int, contiguous: bool = True
+def hard_assignment(association: Tensor, stride: Stride, contiguous: bool = True
                     ) -> Tuple[Tensor, Tensor]:
-    """Argmax of the association to a superpixel id map.
+    """Argmax of the association to a superpixel id map (SPFormer, arXiv 2401.02931, Sec. 3.2).
 
-    ``id(p) = cell(p) + dy * w + dx`` for the winning candidate ``(dy, dx)``; ties go to the
-    pixel's own cell. Multi-head logits are merged first (sum / sqrt(M)).
+    ``id(p) = cell(p) + offset(n*)`` with ``n*`` the winning candidate (``dy * w + dx`` in 2-D);
+    ties go to the pixel's own cell. Multi-head logits are merged first (sum / sqrt(M)).
+    Candidates outside the grid are masked here, so unmasked logits can never produce an id
+    outside the grid or one wrapped to another row.
 
     Args:
-        association (Tensor): (B, 9, H, W) or (B, M, 9, H, W) logits or weights.
-        stride (int): superpixel cell size in pixels of the association.
+        association (Tensor): logits or weights, merged (B, K, *size) or per head
+            (B, M, K, *size); ``K = 3 ** D`` for ``D`` spatial dimensions.
+        stride (int | tuple[int]): superpixel cell size in pixels of the association; an int
+            means an image (``D = 2``), a tuple gives the cell of every dimension.
         contiguous (bool): relabel the ids of every image to ``0 .. K-1``. Otherwise the ids are
-            grid ids in ``[0, h * w)``.
+            grid ids in ``[0, num_superpixels)``.
 
     Returns:
-        tuple[Tensor, Tensor]: ids (B, H, W) int64, unique per image, and the number of
+        tuple[Tensor, Tensor]: ids (B, *size) int64, unique per image, and the number of
         superpixels actually present per image (B,) int64.
     """
-    if association.dim() == 5:
+    ndim = len(stride) if isinstance(stride, (tuple, list)) else 2
+    if association.dim() == 3 + ndim:
         association = association.float().sum(dim=1) / association.shape[1]**0.5
-    if association.dim() != 4 or association.shape[1] != NUM_NEIGHBORS:
-        raise ValueError(f'hard_assignment: expected (B, 9, H, W) or (B, M, 9, H, W), got '
-                         f'{tuple(association.shape)}')
-    grid = SuperpixelGrid(int(association.shape[2]), int(association.shape[3]), stride)
-    association = association.float()
-    top, best = association.max(dim=1)  # (B, H, W)
-    own = association[:, CENTER]
+    if association.dim() != 2 + ndim or association.shape[1] != 3**ndim:
+        raise ValueError(f'hard_assignment: expected (B, {3**ndim}, *size) or (B, M, {3**ndim}, '
+                         f'*size) with {ndim} spatial dims, got {tuple(association.shape)}')
+    grid = SuperpixelGrid.of(association.shape[2:], stride)
+    valid = grid.pixel_neighbor_mask(association.device)[None]  # (1, K, *size)
+    association = association.float().masked_fill(~valid, float('-inf'))
+    top, best = association.max(dim=1)  # (B, *size)
+    own = association[:, grid.center]
     tie = own >= top - OWN_CELL_TOL * top.abs().clamp_min(1.0)
-    best = torch.where(tie, torch.full_like(best, CENTER), best)
+    best = torch.where(tie, torch.full_like(best, grid.center), best)
     ids = grid.cell_ids(association.device)[None] + grid.neighbor_id_offsets(
         association.device)[best]
     if contiguous:
@@ -108,78 +94,35 @@ def association_to_superpixels(association: Tensor, stride: int, pixel_stride: i
     return relabel_contiguous(ids)
 
 
-def enforce_connectivity(ids: np.ndarray, min_size: int = 0) -> Tuple[np.ndarray, int]:
-    """Split disconnected pieces of every superpixel and merge pieces below ``min_size``.
+def infer_pixel_stride(input_size: Sequence[int], association_size: Sequence[int],
+                       owner: str) -> int:
+    """Image pixels per association pixel, from the input and association sizes.
 
-    Connectivity is 4-neighbourhood. A piece smaller than ``min_size`` pixels is merged into the
-    adjacent piece with which it shares the longest border (repeatedly, smallest first), unless it
-    has no neighbour (a single-piece image).
+    The usual rule is ``round(H_in / H) == round(W_in / W)`` (exact multiples, and providers
+    that floor or ceil odd sizes). When the two axes round differently, as for tiny odd inputs
+    (a 7x5 image gives a 2x2 association at stride 4: ratios 3.5 and 2.5), the stride is the
+    smallest ``s`` with ``ceil(H_in / s) == H`` and ``ceil(W_in / s) == W``.
 
     Args:
-        ids (np.ndarray): (H, W) integer superpixel ids of one image.
-        min_size (int): minimum piece size in pixels; 0 disables merging.
+        input_size (Sequence[int]): ``(H_in, W_in)``.
+        association_size (Sequence[int]): ``(H, W)`` of the association logits.
+        owner (str): the model, for the message.
 
-    Returns:
-        tuple[np.ndarray, int]: connected ids ``0 .. K-1`` (H, W) int64 and ``K``.
+    Raises:
+        ValueError: no single stride fits both axes.
     """
-    ids = np.asarray(ids)
-    if ids.ndim != 2:
-        raise ValueError(f'enforce_connectivity: expected (H, W) ids, got shape {ids.shape}')
-    # Connected components of equal ids: label each id's mask, offset to stay unique.
-    _, inverse = np.unique(ids, return_inverse=True)
-    inverse = inverse.reshape(ids.shape)
-    pieces = np.zeros(ids.shape, dtype=np.int64)
-    offset = 0
-    objects = ndimage.find_objects(inverse + 1)
-    for label, slc in enumerate(objects):
-        if slc is None:
-            continue
-        mask = inverse[slc] == label
-        comp, n = ndimage.label(mask)
-        pieces[slc][mask] = comp[mask] + offset - 1
-        offset += n
-    if min_size > 0 and offset > 1:
-        pieces = _merge_small(pieces, offset, min_size)
-    _, out = np.unique(pieces, return_inverse=True)
-    out = out.reshape(ids.shape).astype(np.int64)
-    return out, int(out.max()) + 1 if out.size else 0
+    (in_h, in_w), (h, w) = (int(v) for v in input_size), (int(v) for v in association_size)
+    if min(in_h, in_w, h, w) < 1:
+        raise ValueError(f'{owner}: empty input {(in_h, in_w)} or association {(h, w)}')
+    stride_h, stride_w = round(in_h / h), round(in_w / w)
+    if stride_h == stride_w and stride_h >= 1:
+        return stride_h
 
+    def fitting(size: int, cells: int) -> Tuple[int, float]:  # ceil(size / s) == cells
+        return -(-size // cells), (-(-size // (cells - 1)) - 1 if cells > 1 else math.inf)
 
-def _merge_small(pieces: np.ndarray, count: int, min_size: int) -> np.ndarray:
-    """Union small connected pieces into their most-bordering neighbour."""
-    parent = np.arange(count)
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    # border lengths between adjacent pieces (4-neighbourhood), as an undirected edge list
-    a = np.concatenate([pieces[:, :-1].ravel(), pieces[:-1, :].ravel()])
-    b = np.concatenate([pieces[:, 1:].ravel(), pieces[1:, :].ravel()])
-    keep = a != b
-    lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
-    pairs, lengths = np.unique(lo * count + hi, return_counts=True)
-    edges = {}
-    for key, length in zip(pairs.tolist(), lengths.tolist()):
-        u, v = divmod(key, count)
-        edges.setdefault(u, {})[v] = length
-        edges.setdefault(v, {})[u] = length
-    sizes = np.bincount(pieces.ravel(), minlength=count).astype(np.int64)
-    for piece in np.argsort(sizes, kind='stable').tolist():
-        root = find(piece)
-        if sizes[root] >= min_size or not edges.get(root):
-            continue
-        target = max(edges[root].items(), key=lambda kv: (kv[1], sizes[kv[0]]))[0]
-        # merge root into target: sizes and border lengths
-        parent[root] = target
-        sizes[target] += sizes[root]
-        for nb, length in edges.pop(root).items():
-            edges[nb].pop(root, None)
-            if nb == target:
-                continue
-            edges[target][nb] = edges[target].get(nb, 0) + length
-            edges[nb][target] = edges[nb].get(target, 0) + length
-    roots = np.array([find(i) for i in range(count)])
-    return roots[pieces]
+    (lo_h, hi_h), (lo_w, hi_w) = fitting(in_h, h), fitting(in_w, w)
+    if max(lo_h, lo_w) <= min(hi_h, hi_w):
+        return max(lo_h, lo_w)
+    raise ValueError(f'{owner}: cannot infer one pixel stride from input {(in_h, in_w)} and '
+                     f'association {(h, w)} (ratios {in_h / h:.3f}, {in_w / w:.3f})')

@@ -28,7 +28,7 @@ def neighbor_pair_mask(grid: SuperpixelGrid, device=None) -> Tensor:
 def _dense_logits(pixels: Tensor, superpixels: Tensor, stride: int,
                   num_heads: int) -> Tuple[Tensor, Tensor]:
     b, c, height, width = pixels.shape
-    grid = SuperpixelGrid(height, width, stride)
+    grid = SuperpixelGrid.of((height, width), stride)
     d = c // num_heads
     p = pixels.reshape(b, num_heads, d, height * width)
     s = superpixels.reshape(b, num_heads, d, -1)
@@ -41,7 +41,7 @@ def dense_association_logits(pixels: Tensor, superpixels: Tensor, stride: int,
                              num_heads: int = 1) -> Tensor:
     """Masked global logits, gathered into the (B, M, 9, H, W) candidate layout."""
     b, _, height, width = pixels.shape
-    grid = SuperpixelGrid(height, width, stride)
+    grid = SuperpixelGrid.of((height, width), stride)
     logits, _ = _dense_logits(pixels, superpixels, stride, num_heads)
     cell = grid.cell_ids(pixels.device).reshape(-1)
     out = logits.new_full((b, num_heads, 9, height * width), float('-inf'))

@@ -1,9 +1,9 @@
-"""Association logits at a finer pixel stride (spec section 3.6, "higher resolution")."""
+"""Association logits at a finer pixel stride (bilinear interpolation inside every window)."""
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .association import association_to_blocks, blocks_to_association
+from .association import association_to_blocks, blocks_to_association, mask_outside
 from .grid import NUM_NEIGHBORS, SuperpixelGrid, shift_to_pixels, shift_to_superpixels
 
 __all__ = ['upsample_association']
@@ -36,13 +36,15 @@ def upsample_association(logits: Tensor, stride: int, factor: int) -> Tensor:
     if factor == 1:
         return logits
     b, m, _, height, width = logits.shape
-    grid = SuperpixelGrid(int(height), int(width), stride)
-    fine = SuperpixelGrid(height * factor, width * factor, stride * factor)
+    grid = SuperpixelGrid.of((int(height), int(width)), stride)
+    fine = SuperpixelGrid.of((height * factor, width * factor), stride * factor)
     s, h, w = stride, grid.rows, grid.cols
     logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
-    blocks = association_to_blocks(logits, grid, fill=float('-inf'))  # (B, M, h, w, s*s, 9)
+    # padding slots and candidates outside the grid are -inf: no weight in the interpolation
+    blocks = mask_outside(association_to_blocks(logits, grid, fill=float('-inf')), grid)
     # superpixel side: window cell of candidate n of cell c lies at -offset(n) from c + offset(n)
-    windows = shift_to_superpixels(blocks.transpose(-1, -2), float('-inf'))  # (B, M, h, w, 9, s*s)
+    # (B, M, h, w, 9, s*s)
+    windows = shift_to_superpixels(blocks.transpose(-1, -2), fill=float('-inf'))
     windows = windows.flip(4).reshape(b * m * h * w, 3, 3, s, s)
     windows = windows.permute(0, 1, 3, 2, 4).reshape(-1, 1, 3 * s, 3 * s)
     valid = torch.isfinite(windows)
@@ -54,7 +56,6 @@ def upsample_association(logits: Tensor, stride: int, factor: int) -> Tensor:
     sf = s * factor
     up = up.reshape(b, m, h, w, 3, sf, 3, sf).permute(0, 1, 2, 3, 4, 6, 5, 7)
     up = up.reshape(b, m, h, w, NUM_NEIGHBORS, sf * sf).flip(4)
-    fine_blocks = shift_to_pixels(up, float('-inf')).transpose(-1, -2)  # (B, M, h, w, sf*sf, 9)
-    valid = fine.neighbor_mask(logits.device)[:, :, None, :]
-    fine_blocks = fine_blocks.masked_fill(~valid, float('-inf'))
-    return blocks_to_association(fine_blocks, fine)
+    # (B, M, h, w, sf*sf, 9)
+    fine_blocks = shift_to_pixels(up, fill=float('-inf')).transpose(-1, -2)
+    return blocks_to_association(mask_outside(fine_blocks, fine), fine)

@@ -1,10 +1,12 @@
-"""Multiply-accumulate counts with mmengine's counter, self-attention included.
+"""Multiply-accumulate counts of a model's paper form, self-attention included.
 
 mmengine's :class:`~mmengine.analysis.FlopAnalyzer` (the fvcore convention: one fused
 multiply-add is one FLOP) has no handle for the fused ``aten::scaled_dot_product_attention``
 that mmpretrain's ViTs and SPFormer's blocks call, so ``get_model_complexity_info`` leaves the
 attention matmuls out. :func:`count_multiply_adds` adds a handle for them
-(:func:`sdpa_flop_jit`), so that models with and without the fused op are counted alike.
+(:func:`sdpa_flop_jit`), so that models with and without the fused op are counted alike, and
+counts every mmsp module in its plain (paper) form (:func:`mmsp.ops.fast.paper_form`): the
+number is the computation the papers describe, whichever implementation runs.
 """
 import logging
 from typing import Dict, List, NamedTuple, Tuple
@@ -14,6 +16,8 @@ from mmengine.analysis import FlopAnalyzer
 from mmengine.analysis.jit_handles import get_shape
 from mmengine.logging import MMLogger
 from torch import nn
+
+from mmsp.ops.fast import paper_form
 
 __all__ = ['sdpa_flop_jit', 'MultiplyAdds', 'count_multiply_adds']
 
@@ -40,11 +44,12 @@ class MultiplyAdds(NamedTuple):
 
 
 def count_multiply_adds(model: nn.Module, inputs: Tuple) -> MultiplyAdds:
-    """Multiply-adds of ``model(*inputs)``, the SDPA matmuls included.
+    """Multiply-adds of ``model(*inputs)`` in its paper form, the SDPA matmuls included.
 
-    One trace of :class:`~mmengine.analysis.FlopAnalyzer` under ``torch.no_grad()``; its
-    warnings about uncounted (element-wise) ops and uncalled modules are silenced. The total
-    without the attention matmuls, which is what ``get_model_complexity_info`` reports, is
+    One trace of :class:`~mmengine.analysis.FlopAnalyzer` under ``torch.no_grad()`` and
+    :func:`~mmsp.ops.fast.paper_form`; its warnings about uncounted (element-wise) ops and
+    uncalled modules are silenced. The total without the attention matmuls, which is what
+    ``get_model_complexity_info`` reports for the plain form, is
     ``total - by_operator.get('scaled_dot_product_attention', 0)``.
 
     Args:
@@ -58,7 +63,7 @@ def count_multiply_adds(model: nn.Module, inputs: Tuple) -> MultiplyAdds:
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), paper_form(model):
             analyzer = FlopAnalyzer(model, inputs).set_op_handle(
                 'aten::scaled_dot_product_attention', sdpa_flop_jit)
             analyzer.unsupported_ops_warnings(False)

@@ -100,7 +100,7 @@ def association_heatmap(association,
         raise ValueError(f'association_heatmap: expected (9, H, W) logits, got '
                          f'{tuple(logits.shape)}')
     height, width = logits.shape[1:]
-    grid = SuperpixelGrid(int(height), int(width), int(cell_size))
+    grid = SuperpixelGrid.of((int(height), int(width)), int(cell_size))
     weights = torch.softmax(logits, dim=0)
     # grid id of candidate n of every pixel; -1 for candidates outside the grid
     cand = grid.cell_ids()[None] + grid.neighbor_id_offsets()[:, None, None]

@@ -16,7 +16,7 @@ SHAPES = [(9, 13, 4, 2), (8, 8, 4, 1), (5, 7, 1, 3), (3, 3, 4, 1), (17, 10, 3, 2
 
 def _inputs(h, w, s, channels=6, batch=2, dtype=torch.float32, seed=0):
     g = torch.Generator().manual_seed(seed)
-    grid = SuperpixelGrid(h, w, s)
+    grid = SuperpixelGrid.of((h, w), s)
     pix = torch.randn(batch, channels, h, w, generator=g, dtype=dtype)
     sp = torch.randn(batch, channels, grid.rows, grid.cols, generator=g, dtype=dtype)
     pv = torch.randn(batch, channels, h, w, generator=g, dtype=dtype)
@@ -59,7 +59,7 @@ def test_border_candidates_masked_and_rows_normalised():
     pix, sp, _, _ = _inputs(h, w, s)
     weights = association_weights(association_logits(pix, sp, s, 2))
     torch.testing.assert_close(weights.sum(dim=2), torch.ones(2, 2, h, w))
-    valid = SuperpixelGrid(h, w, s).neighbor_mask()  # (h, w, 9)
+    valid = SuperpixelGrid.of((h, w), s).neighbor_mask()  # (h, w, 9)
     counts = valid.sum(-1)
     assert counts[0, 0] == 4 and counts[0, 1] == 6 and counts[1, 1] == 9
     cells_y, cells_x = torch.arange(h) // s, torch.arange(w) // s
@@ -72,7 +72,7 @@ def test_zero_weight_on_every_non_neighbor():
     h, w, s = 9, 9, 3
     pix, sp, _, sv = _inputs(h, w, s, channels=4, batch=1)
     # one-hot superpixel values reveal which superpixels each pixel uses
-    grid = SuperpixelGrid(h, w, s)
+    grid = SuperpixelGrid.of((h, w), s)
     onehot = torch.eye(grid.num_superpixels).reshape(grid.num_superpixels, grid.rows,
                                                      grid.cols)[None]
     weights = association_weights(association_logits(pix, sp, s, 1))
@@ -122,7 +122,7 @@ def test_bad_inputs_name_the_shapes():
         association_logits(pix, sp[:, :4], 4)
     with pytest.raises(ValueError, match=r'\(3, 3\) is inconsistent.*\(8, 8\).*stride 4'):
         association_logits(pix, torch.randn(2, 6, 3, 3), 4)
-    with pytest.raises(ValueError, match='4D'):
+    with pytest.raises(ValueError, match='same rank'):
         association_logits(pix[0], sp, 4)
     with pytest.raises(ValueError, match='heads'):
         association_logits(pix, sp, 4, num_heads=4)
@@ -137,7 +137,8 @@ def test_bad_inputs_name_the_shapes():
         unfold_with_logits(logits, sv[:, :, :1], 4)
     with pytest.raises(ValueError, match=r'unfold_with_logits: batch mismatch'):
         unfold_with_logits(logits, sv[:1], 4)
-    with pytest.raises(ValueError, match=r'unfold_with_logits: logits must be \(B, M, 9'):
+    with pytest.raises(ValueError,
+                       match=r'unfold_with_logits: association \(2, 9, 8, 8\) must be \(B, M, K'):
         unfold_with_logits(logits[0], sv, 4)
     with pytest.raises(ValueError, match='heads'):
         unfold_with_logits(torch.cat([logits, logits], 1), sv, 4)  # 4 heads, 6 channels
@@ -150,3 +151,73 @@ def test_scale_default_is_inverse_sqrt_head_dim():
     a = association_logits(pix, sp, 2, num_heads=2)
     b = association_logits(pix, sp, 2, num_heads=2, scale=1.0 / math.sqrt(4))
     torch.testing.assert_close(a, b)
+
+
+def _dense_3d(q, k, v, cell, num_heads):
+    """Clips: every voxel against every supervoxel, non-neighbours masked; written with loops
+    over the supervoxel grid and no mmsp helper. Returns the logits (B, M, 27, T, H, W), the
+    superpixel update (B, C, t, h, w) and the unfolding of ``v`` over supervoxels."""
+    b, c, t_, h_, w_ = q.shape
+    st, s, sw = cell
+    gt, gh, gw = -(-t_ // st), -(-h_ // s), -(-w_ // sw)
+    d = c // num_heads
+    vox = [(t, y, x) for t in range(t_) for y in range(h_) for x in range(w_)]
+    sps = [(a, i, j) for a in range(gt) for i in range(gh) for j in range(gw)]
+    qh = q.reshape(b, num_heads, d, -1)
+    kh = k.reshape(b, num_heads, d, -1)
+    logits = torch.einsum('bmdp,bmdj->bmpj', qh, kh) / math.sqrt(d)  # (B, M, voxels, sp)
+    mask = torch.zeros(len(vox), len(sps), dtype=torch.bool)
+    for p, (t, y, x) in enumerate(vox):
+        for j, (a, i, jj) in enumerate(sps):
+            mask[p, j] = abs(t // st - a) <= 1 and abs(y // s - i) <= 1 and abs(x // sw - jj) <= 1
+    logits = logits.masked_fill(~mask, float('-inf'))
+    out = torch.full((b, num_heads, 27, len(vox)), float('-inf'), dtype=q.dtype)
+    for p, (t, y, x) in enumerate(vox):
+        for n, (dt, dy, dx) in enumerate([(a, i, j) for a in (-1, 0, 1) for i in (-1, 0, 1)
+                                          for j in (-1, 0, 1)]):
+            a, i, jj = t // st + dt, y // s + dy, x // sw + dx
+            if 0 <= a < gt and 0 <= i < gh and 0 <= jj < gw:
+                out[:, :, n, p] = logits[:, :, p, (a * gh + i) * gw + jj]
+    update = torch.einsum('bmpj,bmdp->bmdj', torch.softmax(logits, 2),
+                          v.reshape(b, num_heads, d, -1)).reshape(b, c, gt, gh, gw)
+    return out.reshape(b, num_heads, 27, t_, h_, w_), update
+
+
+@pytest.mark.parametrize('size,cell,m', [((4, 8, 8), (2, 4, 4), 2), ((3, 5, 7), (2, 2, 3), 1),
+                                         ((1, 6, 5), (1, 2, 2), 2)])
+def test_3d_association_matches_dense_reference(size, cell, m):
+    g = torch.Generator().manual_seed(3)
+    shape = tuple(-(-n // c) for n, c in zip(size, cell))
+    q = torch.randn(2, 4, *size, generator=g, dtype=torch.float64)
+    k = torch.randn(2, 4, *shape, generator=g, dtype=torch.float64)
+    v = torch.randn(2, 4, *size, generator=g, dtype=torch.float64)
+    ref_logits, ref_update = _dense_3d(q, k, v, cell, m)
+    ours = association_logits(q, k, cell, m)
+    assert ours.shape == (2, m, 27, *size)
+    assert torch.equal(torch.isinf(ours), torch.isinf(ref_logits))
+    finite = torch.isfinite(ref_logits)
+    torch.testing.assert_close(ours[finite], ref_logits[finite])
+    torch.testing.assert_close(superpixel_update(ours, v, cell), ref_update)
+
+
+def test_3d_with_one_temporal_cell_is_the_2d_association():
+    """A clip whose temporal cells are one cell (t_s = 1) has only the dt = 0 candidates."""
+    pix, sp, pv, sv = _inputs(9, 13, 4, dtype=torch.float64)
+    logits2d = association_logits(pix, sp, 4, 2)
+    logits3d = association_logits(pix[:, :, None], sp[:, :, None], (1, 4, 4), 2)
+    assert torch.isinf(logits3d[:, :, :9]).all() and torch.isinf(logits3d[:, :, 18:]).all()
+    torch.testing.assert_close(logits3d[:, :, 9:18, 0], logits2d)
+    torch.testing.assert_close(superpixel_update(logits3d, pv[:, :, None], (1, 4, 4))[:, :, 0],
+                               superpixel_update(logits2d, pv, 4))
+    torch.testing.assert_close(unfold_with_logits(logits3d, sv[:, :, None], (1, 4, 4))[:, :, 0],
+                               unfold_with_logits(logits2d, sv, 4))
+
+
+def test_unfold_with_logits_masks_out_of_grid_candidates_itself():
+    pix, sp, _, sv = _inputs(9, 13, 4)
+    logits = association_logits(pix, sp, 4, 2)
+    unmasked = torch.where(torch.isinf(logits), torch.full_like(logits, 50.0), logits)
+    torch.testing.assert_close(unfold_with_logits(unmasked, sv, 4),
+                               unfold_with_logits(logits, sv, 4))
+    torch.testing.assert_close(superpixel_update(unmasked, sv.new_ones(2, 6, 9, 13), 4),
+                               superpixel_update(logits, sv.new_ones(2, 6, 9, 13), 4))

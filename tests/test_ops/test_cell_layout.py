@@ -1,17 +1,17 @@
-"""Channels-last cell layout helpers, the fused window fold, the candidate softmax, mask caching."""
+"""Cell (block) layout round trips, 2-D and 3-D, and the candidate softmax."""
 import pytest
 import torch
 
-from mmsp.ops import SuperpixelGrid, shift_to_superpixels, to_blocks
+from mmsp.ops import SuperpixelGrid, to_blocks
 from mmsp.ops.association import candidate_softmax
-from mmsp.ops.cell_layout import cell_heads, fold_to_superpixels, from_cells, to_cells
+from mmsp.ops.cell_layout import cell_heads, from_cells, to_cells
 
 SHAPES = [(8, 8, 4), (10, 7, 3), (5, 7, 1), (3, 3, 4), (1, 6, 2), (12, 5, 5)]
 
 
 @pytest.mark.parametrize('h,w,s', SHAPES)
 def test_cells_match_block_layout_and_roundtrip(h, w, s):
-    grid = SuperpixelGrid(h, w, s)
+    grid = SuperpixelGrid.of((h, w), s)
     x = torch.randn(2, 6, h, w, dtype=torch.float64)
     cells = to_cells(x, grid)
     assert cells.shape == (2, grid.rows, grid.cols, s * s, 6)
@@ -21,16 +21,20 @@ def test_cells_match_block_layout_and_roundtrip(h, w, s):
     assert back.is_contiguous() and torch.equal(back, x)
 
 
-@pytest.mark.parametrize('h,w', [(1, 1), (1, 4), (3, 1), (4, 5)])
-def test_fold_equals_shift_then_sum(h, w):
-    u = torch.randn(2, 3, h, w, 9, 5, dtype=torch.float64, requires_grad=True)
-    ours = fold_to_superpixels(u)
-    ref = shift_to_superpixels(u).sum(dim=4)
-    torch.testing.assert_close(ours, ref, atol=1e-12, rtol=1e-12)
-    g = torch.randn_like(ref)
-    g_ours, = torch.autograd.grad(ours, u, g)
-    g_ref, = torch.autograd.grad(ref, u, g)
-    torch.testing.assert_close(g_ours, g_ref)
+@pytest.mark.parametrize('size,cell', [((5, 9, 7), (2, 4, 4)), ((4, 8, 8), (4, 4, 4)),
+                                       ((1, 3, 2), (1, 2, 2))])
+def test_cells_3d_roundtrip_and_order(size, cell):
+    grid = SuperpixelGrid.of(size, cell)
+    x = torch.randn(2, 4, *size, dtype=torch.float64)
+    cells = to_cells(x, grid)
+    assert cells.shape == (2, *grid.shape, grid.cell_pixels, 4)
+    # slot (i, j, k) of cell (a, b, c) is voxel (a st + i, b s + j, c s + k), row-major
+    t, y, xx = 1 % size[0], 2 % size[1], 3 % size[2]
+    c = (t // cell[0], y // cell[1], xx // cell[2])
+    slot = ((t % cell[0]) * cell[1] + y % cell[1]) * cell[2] + xx % cell[2]
+    assert torch.equal(cells[(0, ) + c + (slot, )], x[0, :, t, y, xx])
+    back = from_cells(cells, grid, channels_last=True)
+    assert back.is_contiguous(memory_format=torch.channels_last_3d) and torch.equal(back, x)
 
 
 def test_candidate_softmax_matches_torch_with_masked_entries():
@@ -47,29 +51,9 @@ def test_candidate_softmax_matches_torch_with_masked_entries():
     assert candidate_softmax(torch.randn(3, 9, dtype=torch.bfloat16)).dtype == torch.float32
 
 
-def test_masks_are_cached_and_correct():
-    grid = SuperpixelGrid(10, 7, 3)
-    assert grid.neighbor_mask() is SuperpixelGrid(11, 9, 3).neighbor_mask()  # same 4 x 3 grid
-    assert grid.pixel_mask() is SuperpixelGrid(10, 7, 3).pixel_mask()
-    assert grid.is_padded and not SuperpixelGrid(9, 6, 3).is_padded
-    # against a direct construction
-    valid = grid.neighbor_mask()
-    for r in range(grid.rows):
-        for c in range(grid.cols):
-            for n in range(9):
-                rr, cc = r + n // 3 - 1, c + n % 3 - 1
-                assert valid[r, c, n] == (0 <= rr < grid.rows and 0 <= cc < grid.cols)
-    pm = grid.pixel_mask()
-    ones = to_blocks(torch.ones(1, 1, 10, 7), grid)[0, 0, :, :, :, 0]
-    assert torch.equal(pm, ones.bool())
-    with torch.inference_mode():
-        fresh = SuperpixelGrid(13, 13, 6).neighbor_mask()
-    assert not fresh.is_inference()
-
-
 @pytest.mark.parametrize('h,w,s', [(8, 8, 4), (10, 7, 3)])
 def test_from_cells_channels_last_has_the_same_values(h, w, s):
-    grid = SuperpixelGrid(h, w, s)
+    grid = SuperpixelGrid.of((h, w), s)
     x = torch.randn(2, 6, h, w, dtype=torch.float64)
     back = from_cells(to_cells(x, grid), grid, channels_last=True)
     assert back.is_contiguous(memory_format=torch.channels_last) and torch.equal(back, x)
@@ -79,7 +63,7 @@ def test_from_cells_channels_last_has_the_same_values(h, w, s):
 def test_superpixel_update_with_values_shared_by_the_heads(h, w, s):
     """Values (B, 1, ...) shared by M heads equal the same values expanded to every head."""
     from mmsp.ops import block_superpixel_update
-    grid = SuperpixelGrid(h, w, s)
+    grid = SuperpixelGrid.of((h, w), s)
     raw = torch.randn(2, 3, grid.rows, grid.cols, s * s, 9, dtype=torch.float64,
                       requires_grad=True)
     values = torch.randn(2, 1, grid.rows, grid.cols, s * s, 5, dtype=torch.float64,

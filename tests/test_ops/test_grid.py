@@ -1,87 +1,134 @@
-"""Neighbour re-indexing on the superpixel grid against explicit loops (float64)."""
+"""Grid geometry and neighbour re-indexing against explicit loops (float64), 2-D and 3-D."""
+import itertools
+
 import pytest
 import torch
 
-from mmsp.ops import (NEIGHBOR_OFFSETS, SuperpixelGrid, gather_neighbors, shift_to_pixels,
-                      shift_to_superpixels)
-from mmsp.ops.grid import candidate_rows
-from mmsp.ops.cell_layout import fold_to_superpixels as fold_windows
+from mmsp.ops import NEIGHBOR_OFFSETS, SuperpixelGrid, gather_neighbors, shift_to_pixels, \
+    shift_to_superpixels
+from mmsp.ops.grid import fold_to_superpixels
 
-# (h, w, rest): grids down to 1x1 and one or two trailing dims
-SHAPES = [(4, 5, (3, )), (1, 1, (2, )), (2, 1, ()), (1, 3, (2, 3)), (3, 3, ())]
+# (grid shape, trailing dims): 2-D grids down to 1x1, 3-D grids down to 1x1x1
+SHAPES = [((4, 5), (3, )), ((1, 1), (2, )), ((2, 1), ()), ((1, 3), (2, 3)), ((3, 3), ()),
+          ((2, 3, 4), (2, )), ((1, 2, 2), ()), ((3, 1, 1), (2, ))]
 
 
-def _loop_shift(u, sign, fill):
-    """out[..., c, n, :] = u[..., c + sign * offset(n), n, :] by loops."""
+def _offsets(ndim):
+    """Row-major offsets over {-1, 0, 1} ** ndim, written out."""
+    if ndim == 2:
+        return [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    return [(dt, dy, dx) for dt in (-1, 0, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+
+
+def _inside(cell, shape):
+    return all(0 <= c < n for c, n in zip(cell, shape))
+
+
+def _loop_shift(u, ndim, sign, fill):
+    """out[:, :, c, n] = u[:, :, c + sign * offset(n), n] by loops."""
+    shape = u.shape[2:2 + ndim]
     out = torch.full_like(u, fill)
-    h, w = u.shape[2:4]
-    for i in range(h):
-        for j in range(w):
-            for n, (dy, dx) in enumerate(NEIGHBOR_OFFSETS):
-                y, x = i + sign * dy, j + sign * dx
-                if 0 <= y < h and 0 <= x < w:
-                    out[:, :, i, j, n] = u[:, :, y, x, n]
+    for cell in itertools.product(*(range(n) for n in shape)):
+        for n, off in enumerate(_offsets(ndim)):
+            src = tuple(c + sign * o for c, o in zip(cell, off))
+            if _inside(src, shape):
+                out[(slice(None), slice(None)) + cell + (n, )] = u[(slice(None), slice(None)) +
+                                                                   src + (n, )]
     return out
 
 
-@pytest.mark.parametrize('h,w,rest', SHAPES)
-def test_gather_neighbors_matches_loops(h, w, rest):
-    z = torch.randn(2, 3, h, w, *rest, dtype=torch.float64)
-    out = gather_neighbors(z, fill=-7.0)
-    assert out.shape == (2, 3, h, w, 9, *rest)
-    for i in range(h):
-        for j in range(w):
-            for n, (dy, dx) in enumerate(NEIGHBOR_OFFSETS):
-                y, x = i + dy, j + dx
-                ref = z[:, :, y, x] if 0 <= y < h and 0 <= x < w else torch.full_like(
-                    z[:, :, 0, 0], -7.0)
-                assert torch.equal(out[:, :, i, j, n], ref), (i, j, n)
+def test_offsets_and_center():
+    assert NEIGHBOR_OFFSETS == tuple(_offsets(2)) and NEIGHBOR_OFFSETS[4] == (0, 0)
+    grid = SuperpixelGrid.of((5, 7, 9), (2, 4, 4))
+    assert grid.offsets == tuple(_offsets(3)) and grid.offsets[grid.center] == (0, 0, 0)
+    assert grid.num_candidates == 27 and grid.shape == (3, 2, 3) and grid.cell_pixels == 32
 
 
-@pytest.mark.parametrize('h,w,rest', SHAPES)
-def test_shifts_and_fold_match_loops(h, w, rest):
-    u = torch.randn(2, 3, h, w, 9, *rest, dtype=torch.float64)
-    assert torch.equal(shift_to_pixels(u, 5.0), _loop_shift(u, 1, 5.0))
-    assert torch.equal(shift_to_superpixels(u, float('-inf')), _loop_shift(u, -1, float('-inf')))
-    torch.testing.assert_close(fold_windows(u), _loop_shift(u, -1, 0.0).sum(4))
-    # the two shifts are inverse on the entries that stay inside the grid
-    back = shift_to_pixels(shift_to_superpixels(u, 0.0), 0.0)
-    inside = _loop_shift(torch.ones_like(u), -1, 0.0) > 0
-    assert torch.equal(back[_loop_shift(inside.double(), 1, 0.0) > 0],
-                       u[_loop_shift(inside.double(), 1, 0.0) > 0])
+@pytest.mark.parametrize('shape,rest', SHAPES)
+def test_gather_neighbors_matches_loops(shape, rest):
+    nd = len(shape)
+    z = torch.randn(2, 3, *shape, *rest, dtype=torch.float64)
+    out = gather_neighbors(z, nd, fill=-7.0)
+    assert out.shape == (2, 3, *shape, 3**nd, *rest)
+    for cell in itertools.product(*(range(n) for n in shape)):
+        for n, off in enumerate(_offsets(nd)):
+            src = tuple(c + o for c, o in zip(cell, off))
+            ref = z[(slice(None), slice(None)) + src] if _inside(src, shape) else torch.full_like(
+                z[(slice(None), slice(None)) + (0, ) * nd], -7.0)
+            assert torch.equal(out[(slice(None), slice(None)) + cell + (n, )], ref), (cell, n)
 
 
-def test_gradients_match_loops_and_gradcheck():
-    u = torch.randn(1, 2, 3, 4, 9, 2, dtype=torch.float64, requires_grad=True)
-    z = torch.randn(1, 2, 3, 4, 2, dtype=torch.float64, requires_grad=True)
-    for ours, ref, leaf in ((fold_windows, lambda t: _loop_shift(t, -1, 0.0).sum(4), u),
-                            (shift_to_pixels, lambda t: _loop_shift(t, 1, 0.0), u),
-                            (shift_to_superpixels, lambda t: _loop_shift(t, -1, 0.0), u)):
-        out = ours(leaf)
+@pytest.mark.parametrize('shape,rest', SHAPES)
+def test_shifts_and_fold_match_loops(shape, rest):
+    nd = len(shape)
+    u = torch.randn(2, 3, *shape, 3**nd, *rest, dtype=torch.float64)
+    assert torch.equal(shift_to_pixels(u, nd, fill=5.0), _loop_shift(u, nd, 1, 5.0))
+    assert torch.equal(shift_to_superpixels(u, nd, fill=float('-inf')),
+                       _loop_shift(u, nd, -1, float('-inf')))
+    torch.testing.assert_close(fold_to_superpixels(u, nd), _loop_shift(u, nd, -1, 0.0).sum(2 + nd))
+
+
+@pytest.mark.parametrize('shape', [(3, 4), (2, 2, 3)])
+def test_gradients_match_loops_and_adjoint(shape):
+    nd = len(shape)
+    u = torch.randn(1, 2, *shape, 3**nd, 2, dtype=torch.float64, requires_grad=True)
+    z = torch.randn(1, 2, *shape, 2, dtype=torch.float64, requires_grad=True)
+    for ours, ref in ((lambda t: fold_to_superpixels(t, nd),
+                       lambda t: _loop_shift(t, nd, -1, 0.0).sum(2 + nd)),
+                      (lambda t: shift_to_pixels(t, nd), lambda t: _loop_shift(t, nd, 1, 0.0))):
+        out = ours(u)
         g = torch.randn_like(out)
         torch.testing.assert_close(
-            torch.autograd.grad(out, leaf, g)[0],
-            torch.autograd.grad(ref(leaf), leaf, g)[0])
-        assert torch.autograd.gradcheck(ours, (leaf, ))
+            torch.autograd.grad(out, u, g)[0],
+            torch.autograd.grad(ref(u), u, g)[0])
     # the adjoint of gathering the candidates is folding them back onto the superpixels
-    g = torch.randn(1, 2, 3, 4, 9, 2, dtype=torch.float64)
+    g = torch.randn(1, 2, *shape, 3**nd, 2, dtype=torch.float64)
     torch.testing.assert_close(
-        torch.autograd.grad(gather_neighbors(z), z, g)[0], fold_windows(g))
-    assert torch.autograd.gradcheck(gather_neighbors, (z, ))
+        torch.autograd.grad(gather_neighbors(z, nd), z, g)[0], fold_to_superpixels(g, nd))
 
 
-@pytest.mark.parametrize('b,h,w', [(2, 3, 4), (1, 1, 1), (3, 2, 1), (1, 1, 5)])
-def test_candidate_rows_read_the_candidates_in_place(b, h, w):
-    z = torch.randn(b, h, w, 6, dtype=torch.float64)
-    rows = candidate_rows(z)
-    gathered = gather_neighbors(z.unsqueeze(1)).squeeze(1)  # (B, h, w, 9, K)
-    valid = SuperpixelGrid(h, w, 1).neighbor_mask()  # (h, w, 9)
-    for dy, view in zip((-1, 0, 1), rows):
-        assert view.shape == (b * h * w, 3, 6)
-        for dx in (-1, 0, 1):
-            n = 3 * (dy + 1) + dx + 1
-            ours = view[:, dx + 1].reshape(b, h, w, 6)
-            keep = valid[..., n].expand(b, h, w)
-            assert torch.equal(ours[keep], gathered[..., n, :][keep])
-    assert rows[1].storage_offset() != rows[0].storage_offset()  # views of one padded copy
-    assert rows[0].untyped_storage().data_ptr() == rows[2].untyped_storage().data_ptr()
+@pytest.mark.parametrize('size,cell', [((10, 7), (3, 3)), ((8, 8), (4, 4)), ((5, 9, 7), (2, 4, 4)),
+                                       ((1, 3, 5), (1, 2, 2))])
+def test_masks_and_ids_match_loops(size, cell):
+    grid = SuperpixelGrid.of(size, cell)
+    nd = len(size)
+    valid = grid.neighbor_mask()
+    for c in itertools.product(*(range(n) for n in grid.shape)):
+        for n, off in enumerate(_offsets(nd)):
+            assert valid[c + (n, )] == _inside(tuple(a + o for a, o in zip(c, off)), grid.shape)
+    ids = grid.cell_ids()
+    steps = [1] * nd
+    for d in range(nd - 2, -1, -1):
+        steps[d] = steps[d + 1] * grid.shape[d + 1]
+    for p in itertools.product(*(range(n) for n in size)):
+        assert ids[p] == sum((v // c) * s for v, c, s in zip(p, cell, steps))
+    expected = [sum(o * s for o, s in zip(off, steps)) for off in _offsets(nd)]
+    assert grid.neighbor_id_offsets().tolist() == expected
+    # block-layout slots that are real pixels: the padded map's ones, laid out in cells
+    from mmsp.ops import to_blocks
+    index = (0, 0) + (slice(None), ) * (nd + 1) + (0, )
+    ones = to_blocks(torch.ones(1, 1, *size), grid)[index]
+    assert torch.equal(grid.pixel_mask(), ones.bool())
+    pixel_valid = grid.pixel_neighbor_mask()  # (K, *size)
+    for p in itertools.product(*(range(n) for n in size)):
+        c = tuple(v // s for v, s in zip(p, cell))
+        assert torch.equal(pixel_valid[(slice(None), ) + p], valid[c])
+
+
+def test_masks_are_cached_and_not_inference_tensors():
+    grid = SuperpixelGrid.of((10, 7), 3)
+    assert grid.neighbor_mask() is SuperpixelGrid.of((11, 9), 3).neighbor_mask()  # same 4 x 3 grid
+    assert grid.pixel_mask() is SuperpixelGrid.of((10, 7), 3).pixel_mask()
+    assert grid.is_padded and not SuperpixelGrid.of((9, 6), 3).is_padded
+    with torch.inference_mode():
+        fresh = SuperpixelGrid.of((13, 13), 6).neighbor_mask()
+    assert not fresh.is_inference()
+
+
+def test_grid_arguments_are_checked():
+    with pytest.raises(ValueError, match='positive ints'):
+        SuperpixelGrid.of((4, 0), 2)
+    with pytest.raises(ValueError, match='different lengths'):
+        SuperpixelGrid((4, 4), (2, ))
+    with pytest.raises(ValueError, match='inconsistent'):
+        SuperpixelGrid.from_tensors(torch.zeros(1, 2, 8, 8), torch.zeros(1, 2, 3, 2), 4)

@@ -18,7 +18,7 @@ shapes = st.tuples(
 
 def _make(h, w, s, m, b, seed):
     g = torch.Generator().manual_seed(seed)
-    grid = SuperpixelGrid(h, w, s)
+    grid = SuperpixelGrid.of((h, w), s)
     c = 2 * m
     pix = torch.randn(b, c, h, w, generator=g, dtype=torch.float64)
     sp = torch.randn(b, c, grid.rows, grid.cols, generator=g, dtype=torch.float64)

@@ -8,68 +8,7 @@ from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor, nn
 
-from mmsp.models.layers import SuperpixelCrossAttention, build_norm2d, pointwise_conv_norm
-from mmsp.ops import NUM_NEIGHBORS, SuperpixelGrid, unfold_with_logits
-from mmsp.ops.cell_layout import grid_to_cells
-from mmsp.ops.cpu_kernels import cpu_kernels_apply, unfold_logits
-from .pos_embed import resize_pos_embed
-from .vit_block import TransformerBlock
-
-
-class PixelUnfolding(nn.Module):
-    """Scatter superpixel features back to the pixel branch (spec 3.4).
-
-    ``X <- X + gamma_u * U`` with ``U_p = sum_n softmax_n(A_p)_n P_{c_n(p)}`` per head, where
-    ``P = LN2d(Conv1x1_{Cs->Cp}(Z))`` (no activation, ``sp_project_method='noact'``) is split
-    into the association's ``M`` channel groups, and ``A`` is the superpixel-update logits of
-    the stage's last SCA layer renormalised over the 9 candidates (spec A4).
-
-    Args:
-        superpixel_channels (int): ``Cs``.
-        pixel_channels (int): ``Cp``; divisible by the number of association heads.
-        stride (int): superpixel cell size ``s``.
-        norm_cfg (dict): norm after the projection. Defaults to ``LN2d`` (eps 1e-6).
-        layer_scale_init (float): initial ``gamma_u``. Defaults to 1e-5.
-
-    Shapes:
-        x: (B, Cp, H, W); z: (B, Cs, ceil(H/s), ceil(W/s)); association: (B, M, 9, H, W) with
-        ``M`` dividing ``Cp`` -> (B, Cp, H, W), in the memory format of ``x`` (channels-last in
-        SPFormer). Other shapes raise ``ValueError``.
-    """
-
-    def __init__(self,
-                 superpixel_channels: int,
-                 pixel_channels: int,
-                 stride: int,
-                 norm_cfg: Dict = dict(type='LN2d', eps=1e-6),
-                 layer_scale_init: float = 1e-5) -> None:
-        super().__init__()
-        self.stride = stride
-        self.proj = nn.Conv2d(superpixel_channels, pixel_channels, 1)
-        self.norm = build_norm2d(norm_cfg, pixel_channels)
-        self.gamma = nn.Parameter(torch.full((pixel_channels, ), float(layer_scale_init)))
-
-    def forward(self, x: Tensor, z: Tensor, association: Tensor) -> Tensor:
-        SuperpixelGrid.from_tensors(x, z, self.stride, type(self).__name__)  # checks z's grid
-        heads = association.shape[1] if association.dim() == 5 else 0
-        if (association.dim() != 5 or association.shape[0] != x.shape[0]
-                or association.shape[2] != NUM_NEIGHBORS
-                or tuple(association.shape[3:]) != tuple(x.shape[2:]) or heads < 1
-                or x.shape[1] % heads or x.shape[1] != self.proj.out_channels):
-            raise ValueError(f'{type(self).__name__}: association {tuple(association.shape)} '
-                             f'must be (B, M, 9, H, W) for pixels {tuple(x.shape)} with M '
-                             f'dividing {self.proj.out_channels} channels')
-        # The projection runs channels-last on the h*w superpixels (a (B, Cp, h, w) view of
-        # it is unfolded), and the update is made in x's memory format and added with one
-        # addcmul (no NCHW round trip).
-        values = pointwise_conv_norm(grid_to_cells(z), z, None, self.proj, self.norm)
-        channels_last = x.is_contiguous(memory_format=torch.channels_last)
-        if cpu_kernels_apply(x, values, association, self.gamma):  # one pass, same function
-            out = unfold_logits(association, values, self.stride, x=x, gamma=self.gamma)
-            return out if channels_last else out.contiguous()
-        update = unfold_with_logits(association, values.permute(0, 3, 1, 2), self.stride,
-                                    channels_last=channels_last)
-        return torch.addcmul(x, self.gamma.view(1, -1, 1, 1), update.to(x.dtype))
+from ..utils import PixelUnfolding, SuperpixelCrossAttention, TransformerBlock, resize_pos_embed
 
 
 def _maybe_checkpoint(fn: Callable, *args: Tensor, enabled: bool):
@@ -142,7 +81,7 @@ class SPFormerStage(BaseModule):
                              f'{depth} blocks')
         self.cell_size, self.pos_grid, self.with_cp = cell_size, tuple(pos_grid), with_cp
         # The pixel update of the last SCA layer feeds only the unfolding and the next stage;
-        # the final stage skips it so that no parameter is left without a gradient.
+        # the final stage does not compute it.
         self.sca = ModuleList(
             SuperpixelCrossAttention(
                 pixel_channels,
@@ -216,4 +155,4 @@ class SPFormerStage(BaseModule):
         return x, z, assoc, outs
 
 
-__all__ = ['PixelUnfolding', 'SPFormerStage']
+__all__ = ['SPFormerStage']

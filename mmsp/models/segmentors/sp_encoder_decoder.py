@@ -1,17 +1,17 @@
 """EncoderDecoder that also returns hard superpixels (``pred_superpixels``) from ``predict``."""
 from typing import List, Optional, Tuple
 
-import torch
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList, SampleList
 from torch import Tensor
 
-from mmsp.ops import SuperpixelGrid, association_to_superpixels, relabel_contiguous
-from ..baselines.base import check_superpixel_inputs, infer_pixel_stride, resize_ids
+from mmsp.ops import (SuperpixelGrid, association_to_superpixels, infer_pixel_stride,
+                      relabel_contiguous, resize_ids)
+from ..superpixel_predictors.base import check_superpixel_inputs
 
-__all__ = ['SPEncoderDecoder', 'resize_ids']
+__all__ = ['SPEncoderDecoder']
 
 _SOURCES = ('auto', 'head', 'backbone', 'grid')
 _SLIDE_MODES = ('whole', 'skip', 'error')
@@ -41,8 +41,8 @@ class SPEncoderDecoder(EncoderDecoder):
       ``forward_association`` does by default); otherwise it costs one extra backbone pass.
     * ``'auto'`` (default): the head if it provides superpixels, else the backbone.
     * ``'grid'``: a regular grid of ``grid_size x grid_size`` input pixels (the "patch"
-      baseline of spec 3.11), for models that have no superpixels (e.g. FCN), so that the
-      superpixel metric can score a reference.
+      baseline of SPFormer's zero-shot table), for models that have no superpixels (e.g. FCN),
+      so that the superpixel metric can score a reference.
 
     The pixel stride (image pixels per association pixel) is computed from the input and
     association sizes (``round(H_in / H)``, equal for both axes). If the upsampled map is
@@ -171,7 +171,7 @@ class SPEncoderDecoder(EncoderDecoder):
         ``association=None`` gives the regular grid of ``grid_size`` (``'grid'`` source).
         """
         if association is None:
-            grid = SuperpixelGrid(int(input_size[0]), int(input_size[1]), self.grid_size)
+            grid = SuperpixelGrid.of(input_size, self.grid_size)
             return grid.cell_ids().expand(batch_size, -1, -1)
         if association.dim() != 5 or association.shape[2] != 9:
             raise ValueError(f'SPEncoderDecoder: association must be (B, M, 9, H, W), got '
@@ -197,7 +197,7 @@ class SPEncoderDecoder(EncoderDecoder):
 
         Raises:
             ValueError: an empty batch, or non-finite input values (the message names the
-                images; :func:`~mmsp.models.baselines.base.check_superpixel_inputs`).
+                images; :func:`~mmsp.models.superpixel_predictors.base.check_superpixel_inputs`).
         """
         check_superpixel_inputs(
             inputs, [s.metainfo for s in data_samples] if data_samples is not None else [],

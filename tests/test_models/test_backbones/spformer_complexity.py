@@ -1,30 +1,19 @@
-"""Params / FLOPs of SPFormer and DeiT classifiers with mmengine's counter.
+"""Params / FLOPs of SPFormer and DeiT classifiers, as ``tools/get_flops.py`` counts them.
 
 Used by ``test_spformer_complexity.py`` and runnable on its own to print the table of
-``docs/spformer.md`` / ``configs/spformer/metafile.yml``::
+``configs/spformer/README.md``::
 
     PYTHONPATH=. OMP_NUM_THREADS=1 python tests/test_models/test_backbones/spformer_complexity.py
 
-"FLOPs" are multiply-accumulates, the fvcore/mmengine convention the paper's numbers follow.
-mmengine's counter has no handle for the fused ``aten::scaled_dot_product_attention`` that both
-mmpretrain's DeiT and SPFormer's ViT blocks use, so ``get_model_complexity_info`` leaves the
-self-attention matmuls out (spec 3.7, "SDPA not counted"); :func:`complexity` also reports the
-total with a handle that counts them (``2 * B * heads * N^2 * d`` MACs,
-:func:`mmsp.utils.sdpa_flop_jit`).
-
-The counter sees what the code computes. SPFormer's SCA layers absorb the pixel key/query
-projections into the superpixels (``SuperpixelCrossAttention.ABSORB_MIN_CELL_PIXELS``; the
-same function with ~4x fewer multiply-accumulates per pixel), so :func:`complexity` can also
-count with the absorption switched off (``projected_keys=True``): every pixel's q/k projected,
-the form of the reference code whose FLOPs the paper reports.
+"FLOPs" are multiply-accumulates (the fvcore/mmengine convention the paper's numbers follow) of
+the paper form of every module with the self-attention matmuls included
+(:func:`mmsp.utils.count_multiply_adds`): DeiT-S is 4.61G, the paper prints 4.6G.
 """
-import contextlib
 import logging
 from pathlib import Path
 from typing import Dict, Tuple
 
 import torch
-from mmengine.analysis import get_model_complexity_info
 from mmengine.config import Config
 from mmengine.hub import get_config
 from mmengine.logging import MMLogger
@@ -56,54 +45,21 @@ def build_classifier(config: str) -> torch.nn.Module:
     return build_model_from_config(cfg).eval()  # in the config's scope, restored afterwards
 
 
-@contextlib.contextmanager
-def projected_keys():
-    """Within the block, every SCA layer projects its pixels' q/k (no absorbed keys)."""
-    from mmsp.models.layers import SuperpixelCrossAttention
-    saved = SuperpixelCrossAttention.ABSORB_MIN_CELL_PIXELS
-    SuperpixelCrossAttention.ABSORB_MIN_CELL_PIXELS = 1 << 62
-    try:
-        yield
-    finally:
-        SuperpixelCrossAttention.ABSORB_MIN_CELL_PIXELS = saved
-
-
-def complexity(model: torch.nn.Module,
-               size: int,
-               check_info: bool = False,
-               projected: bool = False) -> Dict[str, float]:
-    """``params`` (M), ``flops`` (G, mmengine counter, SDPA not counted), ``flops_sdpa`` (G).
-
-    ``projected=True`` counts inside :func:`projected_keys`.
-    One trace of :func:`mmsp.utils.count_multiply_adds` (mmengine's ``FlopAnalyzer`` with the
-    SDPA handle added); ``flops`` leaves that op out, which is exactly what
-    ``get_model_complexity_info`` reports (``check_info=True`` also runs it and asserts the
-    equality; it traces twice more).
-    """
+def complexity(model: torch.nn.Module, size: int) -> Dict[str, float]:
+    """``params`` (M) and ``flops`` (G multiply-adds of the paper form, attention included)."""
     MMLogger.get_current_instance().setLevel(logging.ERROR)
-    inputs = (torch.randn(1, 3, size, size), )
-    with torch.no_grad(), (projected_keys() if projected else contextlib.nullcontext()):
-        counts = count_multiply_adds(model, inputs)
-        with_sdpa = counts.total
-        flops = with_sdpa - counts.by_operator.get('scaled_dot_product_attention', 0)
-        params = sum(p.numel() for p in model.parameters())
-        if check_info:
-            info = get_model_complexity_info(
-                model, inputs=inputs, show_table=False, show_arch=False)
-            assert (info['flops'], info['params']) == (flops, params), (info, flops, params)
-    return dict(params=params / 1e6, flops=flops / 1e9, flops_sdpa=with_sdpa / 1e9)
+    counts = count_multiply_adds(model, (torch.randn(1, 3, size, size), ))
+    params = sum(p.numel() for p in model.parameters())
+    return dict(params=params / 1e6, flops=counts.total / 1e9)
 
 
 def main() -> None:
-    print('| model | params (M) | paper params | GFLOPs (SDPA not counted) | GFLOPs (all) '
-          '| GFLOPs (all, projected keys) | paper GFLOPs |')
-    print('|---|---|---|---|---|---|---|')
+    print('| model | params (M) | paper params | GFLOPs | paper GFLOPs |')
+    print('|---|---|---|---|---|')
     for name, (config, size, paper_params, paper_flops) in MODELS.items():
-        model = build_classifier(config)
-        c = complexity(model, size, check_info=True)
-        p = complexity(model, size, projected=True)
+        c = complexity(build_classifier(config), size)
         print(f'| {name} | {c["params"]:.2f} | {paper_params:g} | {c["flops"]:.2f} | '
-              f'{c["flops_sdpa"]:.2f} | {p["flops_sdpa"]:.2f} | {paper_flops:g} |')
+              f'{paper_flops:g} |')
 
 
 if __name__ == '__main__':

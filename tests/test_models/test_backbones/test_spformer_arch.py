@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from mmsp.models.backbones import ARCH_ZOO, SPFormer, resolve_arch, resolve_stride
-from mmsp.models.layers import SuperpixelCrossAttention
+from mmsp.models.utils import SuperpixelCrossAttention
 
 TINY = dict(pixel_dims=8, embed_dims=16, depths=(1, 2), num_heads=2, sp_heads=2, sp_iter=2)
 

@@ -51,7 +51,7 @@ def test_odd_sizes(stride, size):
     for a in assocs:
         assert tuple(a.shape) == (2, 2, 9, h, w)
         # -inf exactly at the candidates outside the ceil(H/s) x ceil(W/s) grid
-        grid = SuperpixelGrid(h, w, model.cell_size)
+        grid = SuperpixelGrid.of((h, w), model.cell_size)
         valid = grid.neighbor_mask()  # (gh, gw, 9)
         per_pixel = valid[torch.arange(h) // grid.stride][:, torch.arange(w) // grid.stride]
         assert torch.equal(torch.isfinite(a), per_pixel.permute(2, 0, 1).expand_as(a))

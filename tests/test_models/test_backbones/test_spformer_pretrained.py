@@ -3,7 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmsp.models.backbones import SPFormer, resize_pos_embed
+from mmsp.models.backbones import SPFormer
+from mmsp.models.utils import resize_pos_embed
 
 TINY = dict(pixel_dims=8, embed_dims=16, depths=(1, 2), num_heads=2, sp_heads=2, sp_iter=2)
 

@@ -1,8 +1,8 @@
-"""SPFormer forward vs a slow re-implementation of spec section 3 from the module's weights.
+"""SPFormer forward vs a slow re-implementation of the paper's model from the module's weights.
 
 The reference uses only plain torch and the dense (global, masked) association references of
 ``mmsp.ops.reference``: no block layout, no SCA module, no fused attention. It follows the
-pseudo-code of spec 3.1 step by step, so a wiring error (order of updates, position
+paper's architecture (arXiv 2401.02931) step by step, so a wiring error (order of updates, position
 embeddings, unfolding, pooling, padding) shows up as a mismatch.
 """
 import math
@@ -13,7 +13,10 @@ import torch.nn.functional as F
 
 from mmsp.models.backbones import SPFormer
 from mmsp.ops import SuperpixelGrid
+from mmsp.ops.fast import fast_path, use_fast_path
 from mmsp.ops.reference import (dense_association_logits, dense_superpixel_update, dense_unfold)
+
+IMPLEMENTATIONS = ['plain'] + (['fast'] if use_fast_path() else [])
 
 TINY = dict(pixel_dims=8, embed_dims=16, depths=(1, 2), num_heads=2, sp_heads=2, sp_iter=2)
 
@@ -29,17 +32,14 @@ def conv(x, layer, **kw):
 
 
 def ref_sca(layer, x, z):
-    """One SCA layer (spec 3.3) with dense, masked global attention."""
+    """One SCA layer with dense, masked global attention."""
     cp, cs, m, s = layer.pixel_channels, layer.superpixel_channels, layer.num_heads, layer.stride
     xe = x + conv(x, layer.pixel_pe, padding=1, groups=cp)
     ze = z + conv(z, layer.superpixel_pe, padding=1, groups=cs)
     sp = ln2d(conv(ze, layer.superpixel_qkv), layer.superpixel_norm)
     px = ln2d(conv(xe, layer.pixel_qkv), layer.pixel_norm)
-    if layer.update_pixels:
-        sp_q, sp_k, sp_v = sp.split([cp, cp, cp], 1)
-        px_q, px_k, px_v = px.split([cp, cp, cs], 1)
-    else:
-        sp_q, (px_k, px_v) = sp, px.split([cp, cs], 1)
+    sp_q, sp_k, sp_v = sp.split([cp, cp, cp], 1)  # full width with or without pixel update
+    px_q, px_k, px_v = px.split([cp, cp, cs], 1)
     dz = dense_superpixel_update(px_k, sp_q, px_v, s, m)
     assoc = dense_association_logits(px_k, sp_q, s, m)
     z_new = z + layer.gamma_superpixel.view(1, -1, 1, 1) * dz
@@ -51,7 +51,7 @@ def ref_sca(layer, x, z):
 def ref_unfold_with_logits(assoc, values, stride):
     """sum_n softmax_n(A)_n V_{c_n(p)} per head, by explicit candidate gathering."""
     b, m, _, height, width = assoc.shape
-    grid = SuperpixelGrid(height, width, stride)
+    grid = SuperpixelGrid.of((height, width), stride)
     c = values.shape[1]
     w = torch.softmax(assoc, dim=2)
     vals = values.reshape(b, m, c // m, grid.rows * grid.cols)
@@ -84,7 +84,7 @@ def ref_block(blk, t):
 
 
 def ref_forward(model, img):
-    """Spec 3.1 pseudo-code; returns pooled features, last tokens and associations."""
+    """Stem, init, stages (SCA, blocks, unfolding); returns the last tokens and associations."""
     r, s = model.pixel_stride, model.cell_size
     h0, w0 = img.shape[-2:]
     img = F.pad(img, (0, -w0 % r, 0, -h0 % r))
@@ -96,7 +96,7 @@ def ref_forward(model, img):
     init = model.superpixel_init
     lifted = F.gelu(ln2d(conv(x, init.lift), init.norm))
     # average over the real pixels of every (possibly partial) cell
-    grid = SuperpixelGrid(x.shape[2], x.shape[3], s)
+    grid = SuperpixelGrid.of((x.shape[2], x.shape[3]), s)
     cells = grid.cell_ids().view(-1)
     z = lifted.new_zeros(x.shape[0], lifted.shape[1], grid.num_superpixels)
     z.index_add_(2, cells, lifted.flatten(2))
@@ -120,16 +120,18 @@ def ref_forward(model, img):
     return tokens, assocs
 
 
+@pytest.mark.parametrize('impl', IMPLEMENTATIONS)
 @pytest.mark.parametrize('size,stride', [((32, 48), 16), ((45, 37), 16), ((57, 70), 56)])
-def test_forward_matches_reference(size, stride):
+def test_forward_matches_reference(size, stride, impl):
     torch.manual_seed(0)
-    model = SPFormer(
-        arch=TINY,
-        superpixel_stride=stride,
-        img_size=32,
-        out_type='avg_featmap',
-        drop_path_rate=0.,
-        layer_scale_init=0.5).double().eval()
+    with fast_path(impl == 'fast'):
+        model = SPFormer(
+            arch=TINY,
+            superpixel_stride=stride,
+            img_size=32,
+            out_type='avg_featmap',
+            drop_path_rate=0.,
+            layer_scale_init=0.5).double().eval()
     model.init_weights()
     # make every LayerScale and norm non-trivial so that all paths are exercised
     with torch.no_grad():
@@ -163,3 +165,29 @@ def test_reference_detects_a_wiring_change():
     torch.testing.assert_close(model(img)[0], expected, rtol=1e-9, atol=1e-9)
     model.stages[0].unfold = None
     assert not torch.allclose(model(img)[0], expected, rtol=1e-6, atol=1e-6)
+
+
+def test_unfolded_outputs_use_their_own_stages_association():
+    """``unfold_outputs``: every block's token map projected to pixels through the association
+    of the block's stage (heads merged), not another stage's."""
+    torch.manual_seed(0)
+    model = SPFormer(
+        arch=TINY, img_size=32, out_type='featmap', out_indices=(0, 2), unfold_outputs=True,
+        out_norm_cfg=None, drop_path_rate=0., layer_scale_init=0.5).double().eval()
+    model.init_weights()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if 'gamma' in name:
+                p.add_(0.3 * torch.randn_like(p))
+    img = torch.randn(1, 3, 32, 48, dtype=torch.double)
+    outs, assocs = model.forward_with_association(img)
+    assert not torch.allclose(assocs[0], assocs[1])  # the stages' associations differ
+    plain = SPFormer(
+        arch=TINY, img_size=32, out_type='featmap', out_indices=(0, 2), out_norm_cfg=None,
+        drop_path_rate=0., layer_scale_init=0.5).double().eval()
+    plain.load_state_dict(model.state_dict())
+    maps = plain(img)  # (B, C, h, w) token maps of blocks 0 (stage 0) and 2 (stage 1)
+    for out, fmap, assoc in zip(outs, maps, assocs):
+        merged = assoc.sum(1, keepdim=True) / math.sqrt(assoc.shape[1])
+        ref = ref_unfold_with_logits(merged, fmap, model.cell_size)
+        torch.testing.assert_close(out, ref, rtol=1e-9, atol=1e-9)

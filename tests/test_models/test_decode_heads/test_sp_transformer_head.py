@@ -264,20 +264,3 @@ def test_pixel_position_encoding_modes(mode):
             x, z, ref_assoc = layer(x, z)
     torch.testing.assert_close(assoc, ref_assoc)
     assert ours.shape == (2, 5, 16, 24)
-
-
-def test_shared_cells_are_checked():
-    from mmsp.models.layers import SuperpixelCrossAttention
-    from mmsp.ops.cell_layout import to_cells
-    from mmsp.ops import SuperpixelGrid
-    layer = SuperpixelCrossAttention(8, 12, 2, 4, pixel_pos_embed=False).eval()
-    x, z = torch.randn(2, 8, 10, 7), torch.randn(2, 12, 3, 2)
-    cells = to_cells(x, SuperpixelGrid(10, 7, 4))
-    with torch.no_grad():
-        for a, b in zip(layer(x, z), layer(x, z, pixel_cells=cells)):
-            torch.testing.assert_close(a, b)
-        with pytest.raises(ValueError, match='pixel_cells'):
-            layer(x, z, pixel_cells=cells[:, :2])
-        with_pe = SuperpixelCrossAttention(8, 12, 2, 4).eval()
-        with pytest.raises(ValueError, match='pixel_cells'):
-            with_pe(x, z, pixel_cells=cells)

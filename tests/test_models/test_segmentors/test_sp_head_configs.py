@@ -125,5 +125,5 @@ def test_optimizer_groups_follow_the_paramwise_cfg():
     assert gamma['weight_decay'] == 0.0
     conv = by_param[id(model.backbone.layer1[0].conv1.weight)]
     assert conv['lr'] == pytest.approx(3e-5) and conv['weight_decay'] == pytest.approx(0.05)
-    qkv = by_param[id(model.decode_head.transformer[0].qkv.weight)]
+    qkv = by_param[id(model.decode_head.transformer[0].attn.qkv.weight)]
     assert qkv['lr'] == pytest.approx(3e-4) and qkv['weight_decay'] == pytest.approx(0.05)
