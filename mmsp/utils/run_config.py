@@ -247,18 +247,25 @@ def add_checked_load_hook(cfg: Config, strict: Optional[bool] = None) -> dict:
 
 
 def use_atomic_checkpoint_hook(cfg: Config) -> bool:
-    """Put :class:`mmsp.engine.hooks.AtomicCheckpointHook` in place of mmengine's
-    ``CheckpointHook`` (same arguments), in place; returns whether it did.
+    """Make the run's checkpoint hook :class:`mmsp.engine.hooks.AtomicCheckpointHook`, in place;
+    returns whether it is that hook now.
 
-    A config without ``default_hooks.checkpoint`` gets it with ``interval=1``, which is what
-    the Runner would add by default. A checkpoint hook set to ``None`` (no checkpoints) or of
-    another type (a user's own class) is left as it is.
+    The mmsp configs name it already; a config (or ``--cfg-options``) with mmengine's
+    ``CheckpointHook`` gets it in place of that hook (same arguments), and a config without
+    ``default_hooks.checkpoint`` gets it with ``interval=1``, which is what the Runner would add
+    by default. A checkpoint hook set to ``None`` (no checkpoints) or of another type (a user's
+    own class) is left as it is.
     """
     hooks = cfg.setdefault('default_hooks', {})
     if 'checkpoint' not in hooks:
         hooks['checkpoint'] = dict(type='CheckpointHook', interval=1)
     hook = hooks['checkpoint']
-    if hook is None or hook.get('type') not in ('CheckpointHook', 'mmengine.CheckpointHook'):
+    if hook is None:
+        return False
+    kind = str(hook.get('type'))
+    if kind.split('.')[-1] == 'AtomicCheckpointHook':
+        return True
+    if kind not in ('CheckpointHook', 'mmengine.CheckpointHook'):
         return False
     hook['type'] = 'mmseg.AtomicCheckpointHook'
     return True

@@ -19,7 +19,7 @@ def _digest(path: Path) -> str:
     SEG_SMOKE, REPO_ROOT / 'configs' / 'sp_head' / 'sp-head_r50_1xb4-1k_camvid-240x320.py'
 ])
 def test_train_tool_saves_atomically_and_loads_strictly(config, tmp_path):
-    """(tests/test_configs.py checks the hook swap on every training config.)"""
+    """(tests/test_configs.py checks that every training config names the atomic hook.)"""
     train = load_tool('train')
     cfg = train.build_config(train.parse_args([str(config), '--work-dir', str(tmp_path)]))
     hook = cfg.default_hooks.checkpoint
@@ -30,6 +30,23 @@ def test_train_tool_saves_atomically_and_loads_strictly(config, tmp_path):
         {k: v for k, v in original.items() if k != 'type'}
     loads = [h for h in cfg.custom_hooks if h.type == 'mmseg.CheckedLoadHook']
     assert len(loads) == 1 and loads[0].strict is True
+
+
+ATOMIC = 'mmseg.AtomicCheckpointHook'
+
+
+@pytest.mark.parametrize('hook,expected', [('CheckpointHook', ATOMIC),
+                                           ('mmengine.CheckpointHook', ATOMIC), (ATOMIC, ATOMIC),
+                                           ('MyCheckpointHook', 'MyCheckpointHook')])
+def test_train_tool_swaps_a_stock_checkpoint_hook_back(hook, expected, tmp_path):
+    """mmengine's hook set by --cfg-options is replaced (same arguments); a user's own is kept."""
+    train = load_tool('train')
+    cfg = train.build_config(train.parse_args([
+        str(SEG_SMOKE), '--work-dir', str(tmp_path), '--cfg-options',
+        f'default_hooks.checkpoint.type={hook}', 'default_hooks.checkpoint.max_keep_ckpts=3'
+    ]))
+    assert cfg.default_hooks.checkpoint.type == expected
+    assert cfg.default_hooks.checkpoint.max_keep_ckpts == 3
 
 
 @pytest.fixture
