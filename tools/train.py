@@ -7,9 +7,10 @@ Usage::
 
 Checkpoints (see README, "Checkpoints and trust"):
 
-* they are written atomically (``mmsp.engine.hooks.AtomicCheckpointHook`` replaces a configured
-  ``CheckpointHook``): a kill never leaves a half-written file or a ``last_checkpoint`` that
-  names one, and old checkpoints are deleted only after the new one is complete;
+* they are written atomically (``mmsp.engine.hooks.AtomicCheckpointHook``, named by every mmsp
+  training config; this tool also puts it in place of an mmengine ``CheckpointHook``): a kill
+  never leaves a half-written file or a ``last_checkpoint`` that names one, and old checkpoints
+  are deleted only after the new one is complete;
 * a new run into a work dir that already holds checkpoints stops with an error naming them
   (continue it with ``--resume``, or use another ``--work-dir``); ``--resume`` alone continues
   from ``<work dir>/last_checkpoint`` and stops if that is missing while checkpoints are there;

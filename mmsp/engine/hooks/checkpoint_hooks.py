@@ -32,8 +32,10 @@ class AtomicCheckpointHook(CheckpointHook):
     new checkpoint); at most a ``.<name>.<random>.tmp`` file is left behind. Arguments and the
     resume bookkeeping (``keep_ckpt_ids``, ``last_ckpt`` in the message hub) are
     ``CheckpointHook``'s; other storage backends (``backend_args`` naming an object store, or
-    ``file_client_args``) keep mmengine's behaviour. ``tools/train.py`` puts this hook in place
-    of a configured ``CheckpointHook``.
+    ``file_client_args``) keep mmengine's behaviour. Every mmsp training config names this hook
+    (``default_hooks.checkpoint.type='mmseg.AtomicCheckpointHook'``), so stock OpenMMLab tools
+    use it too; ``tools/train.py`` also puts it in place of an mmengine ``CheckpointHook`` set
+    with ``--cfg-options``.
     """
 
     def _save_checkpoint_with_step(self, runner, step: int, meta: dict) -> None:
