@@ -58,7 +58,6 @@ left untouched: they call torch's default ``weights_only=True`` without the allo
 published checkpoints (tensors + plain metadata, see ``tools/publish_model.py``) load from URLs,
 runner checkpoints do not.
 """
-import os
 import os.path as osp
 import pickle
 import re

@@ -25,8 +25,9 @@ def atomic_write(path: str) -> Iterator[str]:
     """Write ``path`` so that it is either its old version or the complete new one.
 
     Yields a temporary path in the same folder (``.<name>.<random>.tmp``, not created yet, so
-    that the writer creates it with the usual permissions). When the block returns, the temporary file is flushed to the disk and renamed to ``path`` with
-    :func:`os.replace` (atomic on POSIX file systems); the folder entry is flushed too. If the
+    that the writer creates it with the usual permissions). When the block returns, the
+    temporary file is flushed to the disk and renamed to ``path`` with :func:`os.replace`
+    (atomic on POSIX file systems); the folder entry is flushed too. If the
     block raises (or the process is killed), ``path`` is untouched and the temporary file is
     removed (or, after a kill, left behind under its temporary name).
 

@@ -121,6 +121,5 @@ def test_model_load_hooks_run_before_the_check(tmp_path):
 def test_state_dict_of_strips_ddp_prefix():
     sd = state_dict_of({'state_dict': {'module.a': torch.ones(1)}})
     assert list(sd) == ['a']
-    assert list(load_state_dict_checked(nn.Linear(1, 1), {'weight': torch.ones(1, 1),
-                                                           'bias': torch.ones(1)},
-                                        'mem')['loaded']) == ['weight', 'bias']
+    state = {'weight': torch.ones(1, 1), 'bias': torch.ones(1)}
+    assert load_state_dict_checked(nn.Linear(1, 1), state, 'mem')['loaded'] == ['weight', 'bias']
