@@ -7,7 +7,7 @@ import mmengine.fileio as fileio
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from .checks import NameFilesOnErrorMixin, check_seg_pair
+from .checks import CheckLabelValuesMixin, NameFilesOnErrorMixin, check_seg_pair
 
 __all__ = ['CamVidDataset', 'list_seg_pairs', 'CAMVID_COARSE_CLASSES', 'CAMVID_FINE_TO_COARSE']
 
@@ -41,6 +41,11 @@ def list_seg_pairs(img_dir: str,
 
     Returns:
         list[dict]: ``img_path`` (and ``seg_map_path``) per sample, sorted by image path.
+
+    Raises:
+        FileNotFoundError: the split file or the image folder does not exist.
+        ValueError: no sample: the split file lists no stem, or the folder holds no
+            ``*img_suffix`` file (the message names the file or folder).
     """
     if ann_file:
         if not fileio.exists(ann_file, backend_args=backend_args):
@@ -58,6 +63,10 @@ def list_seg_pairs(img_dir: str,
                 recursive=True,
                 backend_args=backend_args)
         ]
+    if not stems:
+        where = (f'split file (ann_file) {ann_file} lists no sample' if ann_file else
+                 f'image folder {img_dir} holds no *{img_suffix} file')
+        raise ValueError(f'empty dataset: the {where}')
     pairs = []
     for stem in sorted(stems):
         info = dict(img_path=osp.join(img_dir, stem + img_suffix))
@@ -68,7 +77,7 @@ def list_seg_pairs(img_dir: str,
 
 
 @DATASETS.register_module()
-class CamVidDataset(NameFilesOnErrorMixin, BaseSegDataset):
+class CamVidDataset(NameFilesOnErrorMixin, CheckLabelValuesMixin, BaseSegDataset):
     """CamVid (SegNet release, 480x360): 11 classes, ``Unlabelled`` (id 11) mapped to ignore.
 
     Folder layout (``../shared/data/camvid`` in this project)::
@@ -82,12 +91,17 @@ class CamVidDataset(NameFilesOnErrorMixin, BaseSegDataset):
     Label handling: every annotation passes through a ``label_map`` that sends id 11
     (``Unlabelled``) to ``ignore_index`` (255 by default); mmseg's ``LoadAnnotations`` applies
     it. A class subset given through ``metainfo=dict(classes=...)`` is composed with that map
-    (dropped classes go to 255, as in mmseg).
+    (mmseg sends dropped classes to 255; here they go to ``ignore_index``, which is 255 unless
+    set otherwise, so that they are ignored and not scored as a class).
 
     Checks at construction (``check_files=True``, local files only; reads image headers, not
     pixels): a missing image or annotation raises ``FileNotFoundError`` naming the file; an
     annotation whose size differs from its image, or a colour-coded (RGB) annotation, raises
-    ``ValueError`` naming both files. Grey-scale, palette and RGBA photographs are accepted:
+    ``ValueError`` naming both files; so does a 16-bit annotation with values above 255, and
+    an empty split file or image folder. After the pipeline, every sample's labels must be
+    class indices or ``ignore_index`` (:class:`~mmsp.datasets.checks.CheckLabelValuesMixin`):
+    another value (e.g. 200) raises ``ValueError`` naming the annotation file and the values, in
+    training and evaluation. Grey-scale, palette and RGBA photographs are accepted:
     ``LoadImageFromFile`` (default ``color_type='color'``) returns 3-channel BGR for them (grey
     replicated, alpha dropped).
 
@@ -119,8 +133,10 @@ class CamVidDataset(NameFilesOnErrorMixin, BaseSegDataset):
         super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
 
     def _full_label_map(self) -> Dict[int, int]:
-        """The class-subset map of mmseg (if any) plus ``Unlabelled -> ignore_index``."""
-        label_map = dict(self.label_map or {})
+        """The class-subset map of mmseg (if any, dropped classes to ``ignore_index`` rather
+        than mmseg's fixed 255) plus ``Unlabelled -> ignore_index``."""
+        label_map = {old: (self.ignore_index if new == 255 else new)
+                     for old, new in (self.label_map or {}).items()}
         label_map[self.UNLABELLED_ID] = self.ignore_index
         return label_map
 

@@ -1,4 +1,5 @@
 """Hard superpixels from a soft association, and the connectivity pass used for evaluation."""
+import math
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
@@ -8,7 +9,7 @@ from .grid import SuperpixelGrid
 from .id_maps import relabel_contiguous
 from .upsample import upsample_association
 
-__all__ = ['hard_assignment', 'association_to_superpixels']
+__all__ = ['hard_assignment', 'association_to_superpixels', 'infer_pixel_stride']
 
 Stride = Union[int, Sequence[int]]
 
@@ -91,3 +92,37 @@ def association_to_superpixels(association: Tensor, stride: int, pixel_stride: i
                              f'within the upsampled map {tuple(ids.shape[1:])}')
         ids = ids[:, :out_h, :out_w]
     return relabel_contiguous(ids)
+
+
+def infer_pixel_stride(input_size: Sequence[int], association_size: Sequence[int],
+                       owner: str) -> int:
+    """Image pixels per association pixel, from the input and association sizes.
+
+    The usual rule is ``round(H_in / H) == round(W_in / W)`` (exact multiples, and providers
+    that floor or ceil odd sizes). When the two axes round differently, as for tiny odd inputs
+    (a 7x5 image gives a 2x2 association at stride 4: ratios 3.5 and 2.5), the stride is the
+    smallest ``s`` with ``ceil(H_in / s) == H`` and ``ceil(W_in / s) == W``.
+
+    Args:
+        input_size (Sequence[int]): ``(H_in, W_in)``.
+        association_size (Sequence[int]): ``(H, W)`` of the association logits.
+        owner (str): the model, for the message.
+
+    Raises:
+        ValueError: no single stride fits both axes.
+    """
+    (in_h, in_w), (h, w) = (int(v) for v in input_size), (int(v) for v in association_size)
+    if min(in_h, in_w, h, w) < 1:
+        raise ValueError(f'{owner}: empty input {(in_h, in_w)} or association {(h, w)}')
+    stride_h, stride_w = round(in_h / h), round(in_w / w)
+    if stride_h == stride_w and stride_h >= 1:
+        return stride_h
+
+    def fitting(size: int, cells: int) -> Tuple[int, float]:  # ceil(size / s) == cells
+        return -(-size // cells), (-(-size // (cells - 1)) - 1 if cells > 1 else math.inf)
+
+    (lo_h, hi_h), (lo_w, hi_w) = fitting(in_h, h), fitting(in_w, w)
+    if max(lo_h, lo_w) <= min(hi_h, hi_w):
+        return max(lo_h, lo_w)
+    raise ValueError(f'{owner}: cannot infer one pixel stride from input {(in_h, in_w)} and '
+                     f'association {(h, w)} (ratios {in_h / h:.3f}, {in_w / w:.3f})')

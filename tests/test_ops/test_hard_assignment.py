@@ -5,8 +5,8 @@ import torch
 from scipy import ndimage
 
 from mmsp.ops import (SuperpixelGrid, association_logits, association_to_superpixels,
-                      enforce_connectivity, hard_assignment, merge_heads, relabel_contiguous,
-                      upsample_association)
+                      enforce_connectivity, hard_assignment, infer_pixel_stride, merge_heads,
+                      relabel_contiguous, upsample_association)
 from mmsp.ops.reference import dense_association_logits
 
 
@@ -134,3 +134,30 @@ def test_connectivity_single_region_and_bad_input():
         enforce_connectivity(np.zeros((2, 3, 4)))
     with pytest.raises(ValueError, match=r'expected \(B, 9, \*size\)'):
         hard_assignment(torch.zeros(1, 8, 4, 4), 2)
+
+
+def _smallest_ceil_stride(in_size, size):
+    """Reference: the smallest s with ceil(in / s) == size on both axes, by trying them all."""
+    for s in range(1, max(in_size) + 1):
+        if all(-(-i // s) == n for i, n in zip(in_size, size)):
+            return s
+    return None
+
+
+@pytest.mark.parametrize('in_size,stride', [((64, 96), 4), ((61, 83), 4), ((100, 150), 8),
+                                            ((7, 5), 4), ((9, 8), 4), ((5, 5), 2)])
+def test_infer_pixel_stride_reproduces_the_association_size(in_size, stride):
+    """A provider that ceils odd sizes: the inferred stride gives back the association size
+    (7x5 at stride 4 is a 2x2 association: ratios 3.5 and 2.5 round apart)."""
+    size = tuple(-(-i // stride) for i in in_size)
+    inferred = infer_pixel_stride(in_size, size, 'test')
+    assert all(-(-i // inferred) == n for i, n in zip(in_size, size))
+    if round(in_size[0] / size[0]) != round(in_size[1] / size[1]):
+        assert inferred == _smallest_ceil_stride(in_size, size) == stride
+
+
+def test_infer_pixel_stride_errors_name_the_owner():
+    with pytest.raises(ValueError, match='Owner: cannot infer one pixel stride'):
+        infer_pixel_stride((64, 128), (16, 16), 'Owner')
+    with pytest.raises(ValueError, match='Owner: empty input'):
+        infer_pixel_stride((0, 5), (1, 1), 'Owner')

@@ -7,7 +7,9 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList, SampleList
 from torch import Tensor
 
-from mmsp.ops import SuperpixelGrid, association_to_superpixels, relabel_contiguous, resize_ids
+from mmsp.ops import (SuperpixelGrid, association_to_superpixels, infer_pixel_stride,
+                      relabel_contiguous, resize_ids)
+from ..superpixel_predictors.base import check_superpixel_inputs
 
 __all__ = ['SPEncoderDecoder']
 
@@ -176,13 +178,9 @@ class SPEncoderDecoder(EncoderDecoder):
                              f'{tuple(association.shape)}')
         in_h, in_w = int(input_size[0]), int(input_size[1])
         feat_h, feat_w = association.shape[-2:]
-        stride_h, stride_w = round(in_h / feat_h), round(in_w / feat_w)
-        if stride_h != stride_w or stride_h < 1:
-            raise ValueError(f'SPEncoderDecoder: cannot infer one pixel stride from input '
-                             f'{(in_h, in_w)} and association {tuple(association.shape)} '
-                             f'(ratios {in_h / feat_h:.3f}, {in_w / feat_w:.3f})')
-        out = (min(in_h, feat_h * stride_h), min(in_w, feat_w * stride_w))
-        ids, _ = association_to_superpixels(association, self.superpixel_cell_size, stride_h,
+        stride = infer_pixel_stride((in_h, in_w), (feat_h, feat_w), 'SPEncoderDecoder')
+        out = (min(in_h, feat_h * stride), min(in_w, feat_w * stride))
+        ids, _ = association_to_superpixels(association, self.superpixel_cell_size, stride,
                                             out_size=out)
         return resize_ids(ids, (in_h, in_w))
 
@@ -196,7 +194,14 @@ class SPEncoderDecoder(EncoderDecoder):
 
         Returns:
             list[SegDataSample]: with ``seg_logits``, ``pred_sem_seg`` and ``pred_superpixels``.
+
+        Raises:
+            ValueError: an empty batch, or non-finite input values (the message names the
+                images; :func:`~mmsp.models.superpixel_predictors.base.check_superpixel_inputs`).
         """
+        check_superpixel_inputs(
+            inputs, [s.metainfo for s in data_samples] if data_samples is not None else [],
+            'SPEncoderDecoder')
         if data_samples is not None:
             batch_img_metas = [data_sample.metainfo for data_sample in data_samples]
         else:
