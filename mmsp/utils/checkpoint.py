@@ -37,9 +37,11 @@ changed it is refused and the table restored.
 Nothing callable with side effects is allowed: the real ``getattr``, ``eval``, ``os.system``,
 ``subprocess``, arbitrary classes, object/void/string dtypes. A checkpoint that needs anything
 else raises :class:`UnsafeCheckpointError` naming the file and the offending globals; convert a
-file you trust with ``tools/publish_model.py --trust-input``. The http(s) loaders of mmengine are
+file you trust with ``tools/misc/publish_model.py --trust-input``. The http(s) loaders of
+mmengine are
 left untouched: they call torch's default ``weights_only=True`` without the allow-list, so
-published checkpoints (tensors + plain metadata, see ``tools/publish_model.py``) load from URLs,
+published checkpoints (tensors + plain metadata, see ``tools/misc/publish_model.py``) load from
+URLs,
 runner checkpoints do not.
 """
 import os.path as osp
@@ -176,7 +178,8 @@ def _refusal(filename: str, err: Exception) -> UnsafeCheckpointError:
         f'Refusing to load checkpoint {filename!r}: it needs pickle global(s) outside mmsp\'s '
         f'allow-list: {what}. Only tensors, plain Python containers, numpy arrays/scalars and '
         f'mmengine HistoryBuffer are accepted (torch.load(weights_only=True)). If you trust this '
-        f'file, convert it once with "python tools/publish_model.py --trust-input IN OUT"; see '
+        f'file, convert it once with '
+        f'"python tools/misc/publish_model.py --trust-input IN OUT"; see '
         f'README, "Checkpoints and trust".')
 
 

@@ -100,7 +100,7 @@ def test_eval_dataset_override_and_checkpoint(bsds_root, tmp_path):
 
 @pytest.mark.data
 def test_bsds_baselines_tool_on_two_images(bsds_root, tmp_path):
-    tool = load_tool('bsds_baselines')
+    tool = load_tool('analysis_tools/bsds_baselines')
     rows = tool.main([
         '--data-root',
         str(bsds_root), '--max-images', '2', '--grid', '200', '--slic', '300', '--out',
@@ -118,7 +118,7 @@ def test_visualize_tool_writes_panels(bsds_root, tmp_path):
     cfg_path = tmp_path / 'spformer-tiny.py'
     cfg_path.write_text(f"_base_ = ['{CFG / 'spformer-s_zeroshot-224_bsds500-val.py'}']\n"
                         f'model = dict(backbone=dict(arch={dict(TINY_ARCH, _delete_=True)!r}))\n')
-    tool = load_tool('visualize_superpixels')
+    tool = load_tool('visualization/visualize_superpixels')
     image = sorted((bsds_root / 'images' / 'val').glob('*.jpg'))[0]
     written = tool.main([
         str(image), '--method',
@@ -168,7 +168,7 @@ def test_eval_configs_on_generated_fixtures(dataset, tmp_path):
 @pytest.mark.data
 def test_grid_reproduces_spec_reference_on_full_bsds_val(bsds_root):
     """Spec 5.3 measured a 204-cell grid on all BSDS500 val pairs independently (~20 s here)."""
-    rows = load_tool('bsds_baselines').main(
+    rows = load_tool('analysis_tools/bsds_baselines').main(
         ['--data-root', str(bsds_root), '--grid', '200', '--slic'])
     row = rows['patch grid (target 200)']
     expected = dict(

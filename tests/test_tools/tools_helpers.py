@@ -11,8 +11,8 @@ import numpy as np
 from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SEG_SMOKE = REPO_ROOT / 'configs' / 'smoke' / 'fcn_r18-d8_1xb2-2iter_camvid-64x64.py'
-CLS_SMOKE = REPO_ROOT / 'configs' / 'smoke' / 'resnet18-w16_1xb8-2iter_cifar10-32px.py'
+SEG_SMOKE = REPO_ROOT / 'tests' / 'data' / 'configs' / 'fcn_r18-d8_1xb2-2it_camvid-64x64.py'
+CLS_SMOKE = REPO_ROOT / 'tests' / 'data' / 'configs' / 'resnet18-w16_1xb8-2it_cifar10-32px.py'
 _counter = itertools.count()
 
 

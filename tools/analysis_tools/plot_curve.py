@@ -5,7 +5,8 @@ metric found in the log (e.g. ``accuracy/top1``, ``mIoU``, ``sp/ASA``) on the ri
 
 Example::
 
-    python tools/plot_curve.py work_dirs/spformer-t_1xb64-2k_cifar10-64px --out curve.png
+    python tools/analysis_tools/plot_curve.py work_dirs/spformer-t_1xb64-2k_cifar10-64px \\
+        --out curve.png
 """
 import argparse
 from pathlib import Path

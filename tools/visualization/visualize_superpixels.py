@@ -8,7 +8,7 @@ centre) or of the pixel ``--pixel Y X`` (original-image coordinates).
 
 Usage::
 
-    python tools/visualize_superpixels.py IMG [IMG ...] \\
+    python tools/visualization/visualize_superpixels.py IMG [IMG ...] \\
         --method configs/superpixel_eval/patch-grid_14x14_voc12-val.py \\
         --method configs/superpixel_eval/spformer-s_zeroshot-224_voc12-val.py spformer_s.pth \\
         --method configs/superpixel_eval/slic_n196_voc12-val.py \\
