@@ -8,3 +8,7 @@ default_hooks = dict(
     # draw=True (or tools/visualization/visualize_superpixels.py) to save boundary /
     # mean-colour panels
     visualization=dict(type='SuperpixelVisualizationHook', draw=False, interval=50))
+
+# draw the predicted superpixels next to the segmentation (tools/test.py --show-dir,
+# MMSegInferencer)
+visualizer = dict(type='SuperpixelSegLocalVisualizer')
