@@ -128,8 +128,35 @@ def test_visualize_tool_writes_panels(bsds_root, tmp_path):
     ])
     import cv2
     panel = cv2.imread(written[0])
-    assert panel is not None and panel.shape[0] > 3 * 321  # three variant rows
+    # three variant rows of 2 (grid) + 3 (SPFormer: with its association) panels, <= 2000 px
+    assert panel is not None and panel.shape[1] <= 2000
     assert not np.all(panel == 255)
+
+
+def test_visualize_tool_compact_figure_without_empty_columns(tmp_path):
+    """A generated image: the figure fits --max-width, holds one panel per method output (no
+    blank column for the patch grid, which has no association), and every panel is drawn."""
+    import cv2
+    from mmsp.visualization import fit_width
+    rng = np.random.default_rng(0)
+    image = tmp_path / 'img.png'
+    cv2.imwrite(str(image), rng.integers(0, 255, (90, 120, 3), dtype=np.uint8))
+    cfg_path = tmp_path / 'spformer-tiny.py'
+    cfg_path.write_text(f"_base_ = ['{CFG / 'spformer-s_zeroshot-224_bsds500-val.py'}']\n"
+                        f'model = dict(backbone=dict(arch={dict(TINY_ARCH, _delete_=True)!r}))\n')
+    tool = load_tool('visualization/visualize_superpixels')
+    written = tool.main([
+        str(image), '--method', str(CFG / 'patch-grid_14x14_bsds500-val.py'), '--method',
+        str(cfg_path), '--max-width', '400', '--out-dir', str(tmp_path)
+    ])
+    figure = cv2.imread(written[0])
+    h, w = fit_width((90, 120), 5, 400)  # 2 grid panels + 3 SPFormer panels
+    assert (h, w) == (56, 75)
+    assert figure.shape[1] == 5 * (w + 4) + 4 <= 400
+    image_rows = figure[-(h + 4):-4]  # the panels' pixel rows (titles above them)
+    for col in range(5):
+        x0 = 4 + col * (w + 4)
+        assert not np.all(image_rows[:, x0:x0 + w] == 255), f'panel {col} is empty'
 
 
 @pytest.mark.parametrize('dataset', ['voc12', 'parts58'])
