@@ -73,7 +73,7 @@ else
   if [ "$QUICK" != 1 ] && [ -d /usr/share/datasets/fashion-mnist ]; then
     PER=(--per-class-train 1000 --per-class-test 300)
     [ "$QUICK" = 1 ] && PER=(--per-class-train 4 --per-class-test 2)
-    run "$PY" tools/prepare_fashion_mnist.py "$CLS_DATA" "${PER[@]}"
+    run "$PY" tools/dataset_converters/prepare_fashion_mnist.py "$CLS_DATA" "${PER[@]}"
   elif [ "$QUICK" = 1 ]; then
     CLS_NAME="a tiny generated image-folder set (no real data available)"
     run "$PY" -m mmsp.utils.tiny_dataset folder "$CLS_DATA" train=4 test=2
@@ -89,7 +89,7 @@ set_aside "$CLS_WORK"
 run "$PY" tools/train.py "$CLS_CFG" --work-dir "$CLS_WORK" \
   --cfg-options "${CLS_ROOT[@]}" "${SHORT[@]}" "${CLS_SHORT[@]}"
 CLS_CKPT="$(cat "$CLS_WORK/last_checkpoint")"
-run "$PY" tools/plot_curve.py "$CLS_WORK" --out "$WORK/curve_spformer-t_cifar10.png" \
+run "$PY" tools/analysis_tools/plot_curve.py "$CLS_WORK" --out "$WORK/curve_spformer-t_cifar10.png" \
   --title "SPFormer-T, $CLS_NAME"
 
 # ------------------------------------------------------------------ 2. SP head on CamVid
@@ -112,7 +112,7 @@ SEG_OPTS=("${SEG_ROOT[@]}" "${SHORT[@]}" train_dataloader.num_workers=0
 set_aside "$SEG_WORK"
 run "$PY" tools/train.py "$SEG_CFG" --work-dir "$SEG_WORK" --cfg-options "${SEG_OPTS[@]}"
 SEG_CKPT="$(cat "$SEG_WORK/last_checkpoint")"
-run "$PY" tools/plot_curve.py "$SEG_WORK" --out "$WORK/curve_sp-head_camvid.png" \
+run "$PY" tools/analysis_tools/plot_curve.py "$SEG_WORK" --out "$WORK/curve_sp-head_camvid.png" \
   --title "ResNet-18 + SP head, $SEG_NAME"
 
 # ------------------------------------------------------------------ 3. zero-shot on BSDS500
@@ -135,17 +135,17 @@ fi
 
 # ------------------------------------------------------------------ 4. pictures
 step "4/5 superpixel pictures: boundaries, mean colour, association, rotation and occlusion"
-run "$PY" tools/visualize_superpixels.py "${VIS_IMAGES[@]}" \
+run "$PY" tools/visualization/visualize_superpixels.py "${VIS_IMAGES[@]}" \
   --method configs/superpixel_eval/patch-grid_14x14_bsds500-val.py \
   --method configs/demo/spformer-t-cifar10_zeroshot-224_bsds500-val.py "$CLS_CKPT" \
   --method configs/superpixel_eval/slic_n196_bsds500-val.py \
   --rotate 30 90 --occlude 64 --superpixel 100 150 --out-dir "$WORK/pictures/zero_shot"
 mapfile -t SEG_IMAGES < <(ls "$SEG_DATA"/images/val/*.jpg | head -n 3)
-run "$PY" tools/visualize_superpixels.py "${SEG_IMAGES[@]}" \
+run "$PY" tools/visualization/visualize_superpixels.py "${SEG_IMAGES[@]}" \
   --method "$SEG_CFG" "$SEG_CKPT" --superpixel 180 240 --out-dir "$WORK/pictures/camvid_sp_head"
 
 # ------------------------------------------------------------------ 5. summary
 step "5/5 summary"
-run "$PY" tools/demo_summary.py "$WORK" --cls-work "$CLS_WORK" --cls-data "$CLS_NAME" \
+run "$PY" tools/misc/demo_summary.py "$WORK" --cls-work "$CLS_WORK" --cls-data "$CLS_NAME" \
   --seg-work "$SEG_WORK" --seg-data "$SEG_NAME" --zero-shot "$ZS_TABLE" \
   --minutes $(((SECONDS - START) / 60))

@@ -31,3 +31,7 @@ train_pipeline = [
 train_dataloader = dict(batch_size=4, dataset=dict(pipeline=train_pipeline))
 val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='SuperpixelMetric')]
 test_evaluator = val_evaluator
+
+# draw the predicted superpixels next to the segmentation (tools/test.py --show-dir,
+# MMSegInferencer)
+visualizer = dict(type='SuperpixelSegLocalVisualizer')

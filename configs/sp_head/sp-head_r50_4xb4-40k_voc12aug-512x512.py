@@ -14,3 +14,7 @@ model = dict(
     # query grid = training grid ceil(crop / 64); other test sizes interpolate it
     decode_head=dict(query_grid=(8, 8), num_classes=21))
 train_dataloader = dict(batch_size=4)
+
+# draw the predicted superpixels next to the segmentation (tools/test.py --show-dir,
+# MMSegInferencer)
+visualizer = dict(type='SuperpixelSegLocalVisualizer')

@@ -17,3 +17,7 @@ model = dict(
     data_preprocessor=data_preprocessor,
     # query grid = training grid: ceil(512 / 64) x ceil(1024 / 64); 16x32 at 1024x2048 test
     decode_head=dict(query_grid=(8, 16), num_classes=19))
+
+# draw the predicted superpixels next to the segmentation (tools/test.py --show-dir,
+# MMSegInferencer)
+visualizer = dict(type='SuperpixelSegLocalVisualizer')

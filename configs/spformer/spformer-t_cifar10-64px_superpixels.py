@@ -1,9 +1,10 @@
 # Hard superpixels of the CIFAR-10 SPFormer-T (spformer-t_1xb64-2k_cifar10-64px.py) for
-# tools/visualize_superpixels.py: the image is resized to 64x64 (4x4 = 16 superpixels), the
+# tools/visualization/visualize_superpixels.py: the image is resized to 64x64
+# (4x4 = 16 superpixels), the
 # final-stage association is upsampled to image resolution, arg-maxed and resized back.
 # The runner checkpoint's backbone.* keys load into this model (load_prefix; they must match it
 # exactly, the classifier's head.* keys are not used):
-#   python tools/visualize_superpixels.py IMG ... \
+#   python tools/visualization/visualize_superpixels.py IMG ... \
 #     --method configs/spformer/spformer-t_cifar10-64px_superpixels.py \
 #     --method configs/spformer/spformer-t_cifar10-64px_superpixels.py \
 #              work_dirs/spformer-t_1xb64-2k_cifar10-64px/iter_2000.pth

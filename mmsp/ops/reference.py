@@ -2,7 +2,7 @@
 
 They build the full pixel x superpixel attention matrix ``(B, M, H*W, h*w)`` and mask every
 pair that is not a 3x3-cell neighbour. Memory is ``O(N * M_sp)``: use them for tests and as
-the baseline of ``tools/benchmark_association.py``, never in models.
+the baseline of ``tools/benchmarks/benchmark_association.py``, never in models.
 """
 import math
 from typing import Tuple

@@ -45,7 +45,7 @@ Strict loading into a model
 (the model's own load hooks run, e.g. SPFormer's position-embedding resize) and turns a mismatch
 into :class:`CheckpointMismatchError` naming the file and the missing, unexpected and
 shape-mismatched keys. :func:`load_model_checkpoint` reads a file and loads it that way (used by
-``tools/visualize_superpixels.py``); :class:`mmsp.engine.hooks.CheckedCheckpointLoadHook` does the
+``tools/visualization/visualize_superpixels.py``); :class:`mmsp.engine.hooks.CheckedCheckpointLoadHook` does the
 same for the Runner's ``load_from`` / ``resume`` (``tools/train.py``, ``tools/test.py``,
 ``tools/eval_superpixels.py``). ``strict=False`` is the explicit switch for a deliberate partial
 load (mmengine's lenient loader, which logs what did not match).
@@ -53,9 +53,11 @@ load (mmengine's lenient loader, which logs what did not match).
 Nothing callable with side effects is allowed: the real ``getattr``, ``eval``, ``os.system``,
 ``subprocess``, arbitrary classes, object/void/string dtypes. A checkpoint that needs anything
 else raises :class:`UnsafeCheckpointError` naming the file and the offending globals; convert a
-file you trust with ``tools/publish_model.py --trust-input``. The http(s) loaders of mmengine are
+file you trust with ``tools/misc/publish_model.py --trust-input``. The http(s) loaders of
+mmengine are
 left untouched: they call torch's default ``weights_only=True`` without the allow-list, so
-published checkpoints (tensors + plain metadata, see ``tools/publish_model.py``) load from URLs,
+published checkpoints (tensors + plain metadata, see ``tools/misc/publish_model.py``) load from
+URLs,
 runner checkpoints do not.
 """
 import os.path as osp
@@ -217,7 +219,7 @@ def _refusal(filename: str, err: Exception) -> Exception:
         f'Refusing to load checkpoint {filename!r}: it needs pickle global(s) outside mmsp\'s '
         f'allow-list: {", ".join(offending)}. Only tensors, plain Python containers, numpy '
         f'arrays/scalars and mmengine HistoryBuffer are accepted (torch.load(weights_only=True)). '
-        f'If you trust this file, convert it once with "python tools/publish_model.py '
+        f'If you trust this file, convert it once with "python tools/misc/publish_model.py '
         f'--trust-input IN OUT"; see README, "Checkpoints and trust".')
 
 

@@ -16,7 +16,8 @@ from mmsp.ops import SuperpixelGrid
 
 __all__ = [
     'draw_boundaries', 'mean_color_image', 'colorize_ids', 'association_heatmap', 'overlay_heatmap',
-    'make_panel', 'wrap_title', 'rotate_image', 'occlude_image', 'save_rgb', 'IMAGENET_MEAN_RGB'
+    'make_panel', 'wrap_title', 'rotate_image', 'occlude_image', 'save_rgb', 'IMAGENET_MEAN_RGB',
+    'draw_colorbar', 'fit_width'
 ]
 
 #: Fill of the occlusion square: zero in an ImageNet-normalised image is the mean colour.
@@ -136,6 +137,53 @@ def overlay_heatmap(img: np.ndarray,
     colored = cv2.applyColorMap(np.round(heat * 255).astype(np.uint8), cv2.COLORMAP_JET)
     colored = cv2.cvtColor(colored, cv2.COLOR_BGR2RGB)
     return np.round((1 - alpha) * img + alpha * colored).astype(np.uint8)
+
+
+def draw_colorbar(img: np.ndarray, vmin: float, vmax: float, bar_width: int = 10) -> np.ndarray:
+    """The JET colour bar of :func:`overlay_heatmap` drawn inside the right edge of ``img``.
+
+    A white strip holds the bar (``vmax`` at the top, ``vmin`` at the bottom, the colours of a
+    heat map normalised to ``[vmin, vmax]``) and both values as labels.
+
+    Args:
+        img (np.ndarray): (H, W, 3) uint8 RGB, at least 24 pixels high and 60 wide.
+        vmin (float): the value of the bottom colour.
+        vmax (float): the value of the top colour.
+        bar_width (int): width of the colour gradient in pixels.
+
+    Returns:
+        np.ndarray: (H, W, 3) uint8 copy with the colour bar.
+    """
+    out = np.asarray(img, np.uint8).copy()
+    h, w = out.shape[:2]
+    labels = [f'{vmax:.2f}', f'{vmin:.2f}']
+    margin = bar_width + 8 + 8 * max(map(len, labels))
+    if h < 24 or w < margin + 8:
+        raise ValueError(f'draw_colorbar: image {h}x{w} is too small for a colour bar')
+    x0 = w - margin
+    out[:, x0:] = 255
+    ramp = np.linspace(255, 0, h - 8).round().astype(np.uint8)[:, None]
+    colored = cv2.applyColorMap(np.repeat(ramp, bar_width, axis=1), cv2.COLORMAP_JET)
+    out[4:h - 4, x0 + 2:x0 + 2 + bar_width] = cv2.cvtColor(colored, cv2.COLOR_BGR2RGB)
+    for text, y in ((labels[0], 14), (labels[1], h - 6)):
+        cv2.putText(out, text, (x0 + bar_width + 5, y), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0),
+                    1, cv2.LINE_AA)
+    return out
+
+
+def fit_width(size: Tuple[int, int],
+              cols: int,
+              max_width: int = 2000,
+              pad: int = 4) -> Tuple[int, int]:
+    """``(H, W)`` of panels so that ``cols`` of them (with padding) fit in ``max_width`` pixels,
+    keeping the aspect ratio; never enlarged."""
+    h, w = size
+    if cols < 1:
+        raise ValueError(f'fit_width: cols must be >= 1, got {cols}')
+    width = min(w, (max_width - pad) // cols - pad)
+    if width < 1:
+        raise ValueError(f'fit_width: {cols} columns do not fit in {max_width} pixels')
+    return max(1, round(h * width / w)), width
 
 
 #: Pixels per title line of :func:`make_panel` (``FONT_HERSHEY_SIMPLEX`` at scale 0.45: ~8 px

@@ -100,7 +100,7 @@ def test_eval_dataset_override_and_checkpoint(bsds_root, tmp_path):
 
 @pytest.mark.data
 def test_bsds_baselines_tool_on_two_images(bsds_root, tmp_path):
-    tool = load_tool('bsds_baselines')
+    tool = load_tool('analysis_tools/bsds_baselines')
     rows = tool.main([
         '--data-root',
         str(bsds_root), '--max-images', '2', '--grid', '200', '--slic', '300', '--out',
@@ -118,7 +118,7 @@ def test_visualize_tool_writes_panels(bsds_root, tmp_path):
     cfg_path = tmp_path / 'spformer-tiny.py'
     cfg_path.write_text(f"_base_ = ['{CFG / 'spformer-s_zeroshot-224_bsds500-val.py'}']\n"
                         f'model = dict(backbone=dict(arch={dict(TINY_ARCH, _delete_=True)!r}))\n')
-    tool = load_tool('visualize_superpixels')
+    tool = load_tool('visualization/visualize_superpixels')
     image = sorted((bsds_root / 'images' / 'val').glob('*.jpg'))[0]
     written = tool.main([
         str(image), '--method',
@@ -128,8 +128,35 @@ def test_visualize_tool_writes_panels(bsds_root, tmp_path):
     ])
     import cv2
     panel = cv2.imread(written[0])
-    assert panel is not None and panel.shape[0] > 3 * 321  # three variant rows
+    # three variant rows of 2 (grid) + 3 (SPFormer: with its association) panels, <= 2000 px
+    assert panel is not None and panel.shape[1] <= 2000
     assert not np.all(panel == 255)
+
+
+def test_visualize_tool_compact_figure_without_empty_columns(tmp_path):
+    """A generated image: the figure fits --max-width, holds one panel per method output (no
+    blank column for the patch grid, which has no association), and every panel is drawn."""
+    import cv2
+    from mmsp.visualization import fit_width
+    rng = np.random.default_rng(0)
+    image = tmp_path / 'img.png'
+    cv2.imwrite(str(image), rng.integers(0, 255, (90, 120, 3), dtype=np.uint8))
+    cfg_path = tmp_path / 'spformer-tiny.py'
+    cfg_path.write_text(f"_base_ = ['{CFG / 'spformer-s_zeroshot-224_bsds500-val.py'}']\n"
+                        f'model = dict(backbone=dict(arch={dict(TINY_ARCH, _delete_=True)!r}))\n')
+    tool = load_tool('visualization/visualize_superpixels')
+    written = tool.main([
+        str(image), '--method', str(CFG / 'patch-grid_14x14_bsds500-val.py'), '--method',
+        str(cfg_path), '--max-width', '400', '--out-dir', str(tmp_path)
+    ])
+    figure = cv2.imread(written[0])
+    h, w = fit_width((90, 120), 5, 400)  # 2 grid panels + 3 SPFormer panels
+    assert (h, w) == (56, 75)
+    assert figure.shape[1] == 5 * (w + 4) + 4 <= 400
+    image_rows = figure[-(h + 4):-4]  # the panels' pixel rows (titles above them)
+    for col in range(5):
+        x0 = 4 + col * (w + 4)
+        assert not np.all(image_rows[:, x0:x0 + w] == 255), f'panel {col} is empty'
 
 
 @pytest.mark.parametrize('dataset', ['voc12', 'parts58'])
@@ -168,7 +195,7 @@ def test_eval_configs_on_generated_fixtures(dataset, tmp_path):
 @pytest.mark.data
 def test_grid_reproduces_spec_reference_on_full_bsds_val(bsds_root):
     """A 204-cell grid on all BSDS500 val pairs against independently measured scores (~20 s)."""
-    rows = load_tool('bsds_baselines').main(
+    rows = load_tool('analysis_tools/bsds_baselines').main(
         ['--data-root', str(bsds_root), '--grid', '200', '--slic'])
     row = rows['patch grid (target 200)']
     expected = dict(

@@ -1,4 +1,4 @@
-"""tools/measure_memory.py on a small size: a fresh process per case, sane figures."""
+"""tools/benchmarks/measure_memory.py on a small size: a fresh process per case, sane figures."""
 import subprocess
 import sys
 
@@ -8,7 +8,8 @@ from reliability_helpers import REPO_ROOT
 
 @pytest.mark.slow
 def test_measure_memory_small_scale():
-    proc = subprocess.run([sys.executable, 'tools/measure_memory.py', '--scale', '0.0625'],
+    proc = subprocess.run([sys.executable, 'tools/benchmarks/measure_memory.py',
+                           '--scale', '0.0625'],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
                           env={'OMP_NUM_THREADS': '1', 'PATH': '/usr/bin:/bin',
                                'PYTHONPATH': str(REPO_ROOT)})
@@ -20,6 +21,7 @@ def test_measure_memory_small_scale():
 
 
 def test_bad_arguments():
-    proc = subprocess.run([sys.executable, 'tools/measure_memory.py', '--config', 'x.py'],
+    proc = subprocess.run([sys.executable, 'tools/benchmarks/measure_memory.py',
+                           '--config', 'x.py'],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and '--config needs --size' in proc.stderr

@@ -1,4 +1,5 @@
-"""tools/benchmark.py: several configs in one run, model parts, warm-up, report format."""
+"""tools/analysis_tools/benchmark.py: several configs in one run, model parts, warm-up,
+report format."""
 import json
 
 import pytest
@@ -8,7 +9,7 @@ from tools_helpers import CLS_SMOKE, SEG_SMOKE, load_tool
 
 def test_two_configs_one_run(capsys, tmp_path):
     out = tmp_path / 'bench.json'
-    results = load_tool('benchmark').main([
+    results = load_tool('analysis_tools/benchmark').main([
         '--configs', str(SEG_SMOKE), str(CLS_SMOKE), '--shape', '32', '48', '--batch-size', '2',
         '--warmup', '1', '--iters', '2', '--threads', '1', '--out', str(out)
     ])
@@ -26,7 +27,7 @@ def test_two_configs_one_run(capsys, tmp_path):
 
 
 def test_rounds_are_interleaved_with_rotating_order():
-    bench = load_tool('benchmark')
+    bench = load_tool('analysis_tools/benchmark')
     calls = []
     steps = [lambda k=k: calls.append(k) for k in range(3)]
     times = bench.interleaved_times(steps, warmup=1, iters=4, device='cpu')
@@ -39,7 +40,7 @@ def test_parts_time_what_they_say():
     from mmengine.config import Config
 
     from mmsp.utils import build_model_from_config
-    bench = load_tool('benchmark')
+    bench = load_tool('analysis_tools/benchmark')
     model = build_model_from_config(Config.fromfile(str(SEG_SMOKE))).eval()
     x = torch.rand(1, 3, 32, 32)
     with torch.no_grad():
@@ -62,7 +63,7 @@ def test_parts_time_what_they_say():
 
 
 def test_bad_arguments():
-    bench = load_tool('benchmark')
+    bench = load_tool('analysis_tools/benchmark')
     with pytest.raises(SystemExit):
         bench.parse_args(['--configs', str(SEG_SMOKE), '--iters', '0'])
     with pytest.raises(SystemExit):
@@ -70,7 +71,7 @@ def test_bad_arguments():
 
 
 def test_training_step_mode_updates_the_timed_part(capsys):
-    bench = load_tool('benchmark')
+    bench = load_tool('analysis_tools/benchmark')
     results = bench.main(['--configs', str(CLS_SMOKE), '--shape', '32', '--batch-size', '2',
                           '--warmup', '0', '--iters', '1', '--threads', '1', '--mode', 'train'])
     assert 'mode: train' in capsys.readouterr().out and results[0]['mode'] == 'train'
@@ -85,7 +86,7 @@ def test_training_step_mode_updates_the_timed_part(capsys):
 
 def test_also_plain_times_the_plain_form_in_the_same_rounds():
     spformer = 'configs/spformer/spformer-t_8xb128_in1k.py'
-    results = load_tool('benchmark').main([
+    results = load_tool('analysis_tools/benchmark').main([
         '--configs', spformer, '--shape', '32', '--warmup', '0', '--iters', '1', '--threads',
         '1', '--part', 'backbone', '--also-plain'
     ])

@@ -1,4 +1,5 @@
-"""tools/benchmark_spformer_parts.py: every part is timed on the inputs it had in a forward."""
+"""tools/benchmarks/benchmark_spformer_parts.py: every part is timed on the inputs it had in a
+forward."""
 import json
 
 import pytest
@@ -9,7 +10,7 @@ SPFORMER_T = REPO_ROOT / 'configs' / 'spformer' / 'spformer-t_1xb64-2k_cifar10-6
 
 
 def test_parts_reproduce_the_forward():
-    tool = load_tool('benchmark_spformer_parts')
+    tool = load_tool('benchmarks/benchmark_spformer_parts')
     torch.manual_seed(0)
     backbone = tool.build_backbone(str(SPFORMER_T))
     images = torch.rand(2, 3, 64, 64)
@@ -36,7 +37,7 @@ def test_parts_reproduce_the_forward():
 
 def test_report(capsys, tmp_path):
     out = tmp_path / 'parts.json'
-    result = load_tool('benchmark_spformer_parts').main([
+    result = load_tool('benchmarks/benchmark_spformer_parts').main([
         '--config', str(SPFORMER_T), '--reference', str(CLS_SMOKE), '--shape', '64',
         '--warmup', '0', '--iters', '2', '--threads', '1', '--target-ratio', '1.5',
         '--out', str(out)
@@ -64,7 +65,7 @@ def test_report(capsys, tmp_path):
 
 def test_non_spformer_backbone_is_refused():
     with pytest.raises(ValueError, match='not an SPFormer'):
-        load_tool('benchmark_spformer_parts').main(
+        load_tool('benchmarks/benchmark_spformer_parts').main(
             ['--config', str(SEG_SMOKE), '--reference', str(CLS_SMOKE), '--iters', '1'])
 
 
@@ -72,5 +73,5 @@ def test_non_spformer_backbone_is_refused():
                                  ['--target-ratio', '0']])
 def test_bad_arguments_are_refused(bad):
     with pytest.raises(SystemExit):
-        load_tool('benchmark_spformer_parts').parse_args(
+        load_tool('benchmarks/benchmark_spformer_parts').parse_args(
             ['--config', 'a.py', '--reference', 'b.py'] + bad)

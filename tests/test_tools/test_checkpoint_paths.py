@@ -94,7 +94,8 @@ def test_pretrained_refuses_malicious_checkpoint(evil_checkpoint):
 @pytest.mark.slow
 def test_test_tool_runner_vs_published_checkpoint(seg_run_4iters, tiny_camvid, tmp_path):
     ckpt = seg_run_4iters / 'iter_4.pth'
-    published = load_tool('publish_model').main([str(ckpt), str(tmp_path / 'pub' / 'smoke.pth')])
+    published = load_tool('misc/publish_model').main(
+        [str(ckpt), str(tmp_path / 'pub' / 'smoke.pth')])
     test = load_tool('test')
     runner_metrics = test.main([str(SEG_SMOKE), str(ckpt), '--work-dir', str(tmp_path)] +
                                data_options(tiny_camvid, 'runner_ckpt'))

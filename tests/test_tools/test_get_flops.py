@@ -1,4 +1,4 @@
-"""tools/get_flops.py against a hand count of convolution multiply-adds."""
+"""tools/analysis_tools/get_flops.py against a hand count of convolution multiply-adds."""
 import pytest
 import torch
 from mmengine.config import Config
@@ -33,7 +33,7 @@ def _conv_macs(model, inputs, batch_norm=False):
 
 
 def test_seg_flops_match_hand_count(capsys):
-    result = load_tool('get_flops').main([str(SEG_SMOKE), '--shape', '64', '96'])
+    result = load_tool('analysis_tools/get_flops').main([str(SEG_SMOKE), '--shape', '64', '96'])
     out = capsys.readouterr().out
     assert 'Input shape: (1, 3, 64, 96)' in out and 'Flops:' in out and 'Params:' in out
     model = build_model_from_config(Config.fromfile(str(SEG_SMOKE))).eval()
@@ -44,7 +44,7 @@ def test_seg_flops_match_hand_count(capsys):
 
 
 def test_cls_config_and_square_shape(capsys):
-    result = load_tool('get_flops').main([str(CLS_SMOKE), '--shape', '32'])
+    result = load_tool('analysis_tools/get_flops').main([str(CLS_SMOKE), '--shape', '32'])
     assert 'Input shape: (1, 3, 32, 32)' in capsys.readouterr().out
     model = build_model_from_config(Config.fromfile(str(CLS_SMOKE))).eval()
     assert result['params'] == sum(p.numel() for p in model.parameters())
@@ -54,4 +54,4 @@ def test_cls_config_and_square_shape(capsys):
 
 def test_bad_shape():
     with pytest.raises(SystemExit):
-        load_tool('get_flops').parse_args([str(SEG_SMOKE), '--shape', '1', '2', '3'])
+        load_tool('analysis_tools/get_flops').parse_args([str(SEG_SMOKE), '--shape', '1', '2', '3'])

@@ -1,4 +1,5 @@
-"""tools/prepare_fashion_mnist.py: the main job's fallback data set, on generated IDX files."""
+"""tools/dataset_converters/prepare_fashion_mnist.py: the main job's fallback data set, on
+generated IDX files."""
 import gzip
 import subprocess
 import sys
@@ -6,6 +7,8 @@ import sys
 import numpy as np
 from PIL import Image
 from tools_helpers import REPO_ROOT
+
+TOOL = 'tools/dataset_converters/prepare_fashion_mnist.py'
 
 
 def _write_idx(path, array):
@@ -26,14 +29,14 @@ def test_writes_image_folders_per_class(tmp_path):
         _write_idx(src / f'{prefix}-images-idx3-ubyte.gz', images)
         _write_idx(src / f'{prefix}-labels-idx1-ubyte.gz', labels)
     out = tmp_path / 'out'
-    proc = subprocess.run([sys.executable, 'tools/prepare_fashion_mnist.py', str(out), '--source',
+    proc = subprocess.run([sys.executable, TOOL, str(out), '--source',
                            str(src), '--per-class-train', '3', '--per-class-test', '2'],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     classes = sorted(p.name for p in (out / 'train').iterdir())
     assert len(classes) == 10
     from importlib import util
-    spec = util.spec_from_file_location('pfm', REPO_ROOT / 'tools' / 'prepare_fashion_mnist.py')
+    spec = util.spec_from_file_location('pfm', REPO_ROOT / TOOL)
     mod = util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     for k, name in enumerate(mod.CLASSES):
@@ -43,7 +46,7 @@ def test_writes_image_folders_per_class(tmp_path):
 
 
 def test_missing_source_is_a_clear_error(tmp_path):
-    proc = subprocess.run([sys.executable, 'tools/prepare_fashion_mnist.py', str(tmp_path / 'o'),
+    proc = subprocess.run([sys.executable, TOOL, str(tmp_path / 'o'),
                            '--source', str(tmp_path)], cwd=REPO_ROOT, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode != 0 and 'apt-get install dataset-fashion-mnist' in proc.stderr

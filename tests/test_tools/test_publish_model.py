@@ -1,4 +1,5 @@
-"""tools/publish_model.py: runner checkpoint -> tensors + plain metadata (weights_only-safe)."""
+"""tools/misc/publish_model.py: runner checkpoint -> tensors + plain metadata
+(weights_only-safe)."""
 import collections
 import hashlib
 import os
@@ -23,7 +24,7 @@ def _load_with_torch_defaults_only(path):
 
 def test_published_checkpoint_is_plain(seg_run_4iters, tmp_path):
     src = seg_run_4iters / 'iter_4.pth'
-    out = load_tool('publish_model').main([str(src), str(tmp_path / 'model.pth')])
+    out = load_tool('misc/publish_model').main([str(src), str(tmp_path / 'model.pth')])
     name = os.path.basename(out)
     digest = hashlib.sha256(open(out, 'rb').read()).hexdigest()
     assert name == f'model-{digest[:8]}.pth'
@@ -44,7 +45,7 @@ def test_published_checkpoint_is_plain(seg_run_4iters, tmp_path):
 
 
 def test_keep_cfg_and_no_hash(seg_run_4iters, tmp_path):
-    out = load_tool('publish_model').main(
+    out = load_tool('misc/publish_model').main(
         [str(seg_run_4iters / 'iter_2.pth'), str(tmp_path / 'm.pth'), '--no-hash', '--keep-cfg'])
     assert out == str(tmp_path / 'm.pth')
     meta = _load_with_torch_defaults_only(out)['meta']
@@ -55,7 +56,7 @@ def test_untrusted_input_needs_explicit_trust(seg_run_4iters, tmp_path):
     good = load_from_local_safe(str(seg_run_4iters / 'iter_2.pth'))
     src = tmp_path / 'foreign.pth'
     torch.save(dict(good, extra=collections.defaultdict(int)), src)
-    publish = load_tool('publish_model')
+    publish = load_tool('misc/publish_model')
     with pytest.raises(UnsafeCheckpointError, match='collections.defaultdict'):
         publish.main([str(src), str(tmp_path / 'a.pth')])
     out = publish.main([str(src), str(tmp_path / 'b.pth'), '--trust-input'])
@@ -63,7 +64,7 @@ def test_untrusted_input_needs_explicit_trust(seg_run_4iters, tmp_path):
 
 
 def test_bad_inputs(tmp_path):
-    publish = load_tool('publish_model')
+    publish = load_tool('misc/publish_model')
     bad = tmp_path / 'bad.pth'
     torch.save({'state_dict': {'w': torch.ones(1), 'step': 3}}, bad)
     with pytest.raises(ValueError, match="'step'"):

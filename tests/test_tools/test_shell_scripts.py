@@ -128,8 +128,8 @@ def test_run_demo_quick_on_generated_data(tmp_path):
     """The main job end to end (MMSP_DEMO_QUICK: 2 iterations per run) without ../shared/data."""
     root = _fake_root(tmp_path, ['tools/run_demo.sh'],
                       f'#!/usr/bin/env bash\nexec {sys.executable} "$@"\n')
-    for name in ('train.py', 'test.py', 'plot_curve.py', 'eval_superpixels.py',
-                 'visualize_superpixels.py', 'demo_summary.py', 'prepare_fashion_mnist.py'):
+    for name in ('train.py', 'test.py', 'eval_superpixels.py', 'analysis_tools',
+                 'visualization', 'misc', 'dataset_converters'):
         (root / 'tools' / name).symlink_to(REPO_ROOT / 'tools' / name)
     (root / 'configs').symlink_to(REPO_ROOT / 'configs')
     work = tmp_path / 'work'

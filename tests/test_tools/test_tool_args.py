@@ -16,7 +16,7 @@ def _test_cfg(argv):
 
 def test_train_defaults_and_options(tmp_path):
     cfg = _train_cfg([str(SEG_SMOKE)])
-    assert cfg.work_dir == './work_dirs/fcn_r18-d8_1xb2-2iter_camvid-64x64'
+    assert cfg.work_dir == './work_dirs/fcn_r18-d8_1xb2-2it_camvid-64x64'
     assert cfg.launcher == 'none' and not cfg.get('resume', False)
     cfg = _train_cfg([str(SEG_SMOKE), '--work-dir', str(tmp_path), '--launcher', 'pytorch',
                       '--cfg-options', 'train_cfg.max_iters=7', 'model.decode_head.channels=8'])

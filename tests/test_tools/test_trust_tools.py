@@ -91,7 +91,7 @@ def test_zero_shot_prefix_loads_a_classifier_and_refuses_another_size(tmp_path):
     image = tmp_path / 'img.png'
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 56, 3), np.uint8)).save(image)
     config = _zero_shot_config(tmp_path, 32)
-    vis = load_tool('visualize_superpixels')
+    vis = load_tool('visualization/visualize_superpixels')
     written = vis.main([str(image), '--method', str(config), str(_classifier_checkpoint(
         tmp_path, 32)), '--out-dir', str(tmp_path / 'out')])
     assert Path(written[0]).is_file()

@@ -107,11 +107,11 @@ def test_publish_refuses_its_input_and_existing_outputs(seg_run_4iters, tmp_path
     src = tmp_path / 'iter_4.pth'
     shutil.copy(seg_run_4iters / 'iter_4.pth', src)
     before = _digest(src)
-    proc = run_tool(['tools/publish_model.py', str(src), str(src), '--no-hash', '--force'],
+    proc = run_tool(['tools/misc/publish_model.py', str(src), str(src), '--no-hash', '--force'],
                     timeout=120)
     assert proc.returncode != 0 and f'the output {src} is the input checkpoint' in proc.stderr
     assert _digest(src) == before
-    publish = load_tool('publish_model')
+    publish = load_tool('misc/publish_model')
     out = tmp_path / 'published.pth'
     out.write_bytes(b'an earlier file')
     with pytest.raises(FileExistsError, match=f'{out} exists already.*--force'):
@@ -127,7 +127,7 @@ def test_publish_refuses_its_input_and_existing_outputs(seg_run_4iters, tmp_path
 
 
 def test_publish_writes_atomically(seg_run_4iters, tmp_path, monkeypatch):
-    publish = load_tool('publish_model')
+    publish = load_tool('misc/publish_model')
 
     def broken(path):
         raise RuntimeError('verification failed')

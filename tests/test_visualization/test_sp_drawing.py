@@ -87,3 +87,29 @@ def test_titles_wrap_instead_of_being_cut():
     title_rows = three[4:4 + 3 * 16 + 6, 4 + 44:4 + 44 + 40]  # the second cell's title area
     inked = np.nonzero((title_rows < 128).any(axis=(1, 2)))[0]
     assert inked.min() < 16 and inked.max() > 2 * 16  # ink on the first and the last line
+
+
+def test_colorbar_strip_and_labels():
+    from mmsp.visualization import draw_colorbar
+    img = np.zeros((40, 90, 3), np.uint8)
+    out = draw_colorbar(img, 0.0, 0.5, bar_width=10)
+    assert out.shape == img.shape and (img == 0).all()  # a copy
+    margin = 10 + 8 + 8 * 4
+    assert (out[:, :90 - margin] == 0).all()  # the image is untouched left of the strip
+    bar = out[4:36, 90 - margin + 2:90 - margin + 12].astype(int)
+    # JET: red at the top (high values), blue at the bottom
+    assert bar[0, 0, 0] > 100 and bar[0, 0, 2] < 50 and bar[-1, 0, 2] > 100 and bar[-1, 0, 0] < 50
+    assert (out[:, 90 - margin + 15:] < 255).any()  # the labels
+    with pytest.raises(ValueError, match='too small'):
+        draw_colorbar(np.zeros((10, 90, 3), np.uint8), 0, 1)
+
+
+def test_fit_width():
+    from mmsp.visualization import fit_width
+    assert fit_width((321, 481), 5) == (264, 395)  # (2000 - 4) // 5 - 4 = 395
+    assert fit_width((10, 20), 3) == (10, 20)  # never enlarged
+    for cols in (1, 4, 9):
+        h, w = fit_width((500, 700), cols, 1000)
+        assert cols * (w + 4) + 4 <= 1000
+    with pytest.raises(ValueError):
+        fit_width((10, 10), 0)

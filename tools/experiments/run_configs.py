@@ -33,7 +33,8 @@ finished run, so a cut-off session keeps what it finished): the last validation 
 run's newest ``*/vis_data/scalars.json`` (``mIoU``, ``aAcc``, ``mAcc``, ``sp/*``) and the
 iteration it was taken at, the mean logged train and data time per iteration, the peak GPU
 memory, the parameters of the model and of its head (everything but the backbone), and the
-multiply-adds (:func:`mmsp.utils.count_multiply_adds`, as ``tools/get_flops.py``) of the model in
+multiply-adds (:func:`mmsp.utils.count_multiply_adds`, as
+``tools/analysis_tools/get_flops.py``) of the model in
 ``mode='tensor'`` at ``--flops-shape`` and of its head (the total minus the backbone's).
 ``--collect-only`` rebuilds the tables from the work dirs without training (with no run given:
 the runs already in ``results.json``).

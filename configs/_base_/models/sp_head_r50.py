@@ -1,7 +1,7 @@
 # SPTransformerHead (IROS 2023 superpixel-transformer head) on a ResNetV1c-50 without dilation
 # (strides 4/8/16/32), inside SPEncoderDecoder so that predictions also carry pred_superpixels.
-# Head defaults (see mmsp.models.decode_heads.SPTransformerHead and docs/sp_head.md): hypercolumn
-# fusion of C2-C5 to 256 channels at stride 4, 16x16-pixel cells (64-px superpixels), 3
+# Head defaults (see mmsp.models.decode_heads.SPTransformerHead and docs/advanced/sp_head.md):
+# hypercolumn fusion of C2-C5 to 256 channels at stride 4, 16x16-pixel cells (64-px superpixels), 3
 # tokenisation iterations with 2 association heads, 6 global MHSA+FFN layers (8 heads, FFN x4),
 # per-superpixel classifier, logits projected to pixels through the association.
 # query_grid must be set by the dataset config to the training grid ceil(crop / 64).

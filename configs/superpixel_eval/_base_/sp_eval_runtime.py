@@ -5,5 +5,10 @@ test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
-    # draw=True (or tools/visualize_superpixels.py) to save boundary / mean-colour panels
+    # draw=True (or tools/visualization/visualize_superpixels.py) to save boundary /
+    # mean-colour panels
     visualization=dict(type='SuperpixelVisualizationHook', draw=False, interval=50))
+
+# draw the predicted superpixels next to the segmentation (tools/test.py --show-dir,
+# MMSegInferencer)
+visualizer = dict(type='SuperpixelSegLocalVisualizer')

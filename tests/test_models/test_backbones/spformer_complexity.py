@@ -1,4 +1,5 @@
-"""Params / FLOPs of SPFormer and DeiT classifiers, as ``tools/get_flops.py`` counts them.
+"""Params / FLOPs of SPFormer and DeiT classifiers, as ``tools/analysis_tools/get_flops.py``
+counts them.
 
 Used by ``test_spformer_complexity.py`` and runnable on its own to print the table of
 ``configs/spformer/README.md``::

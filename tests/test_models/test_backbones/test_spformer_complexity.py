@@ -4,7 +4,8 @@
   head) and within 5% of the paper. The paper prints SPFormer-T as "5M" although DeiT-T, which
   it also prints as 5M, has 5.72M: for T the 5% bound is taken against DeiT-T's count.
 * FLOPs: multiply-adds of the paper form with the self-attention matmuls
-  (:func:`mmsp.utils.count_multiply_adds`, what ``tools/get_flops.py`` reports) within 10% of
+  (:func:`mmsp.utils.count_multiply_adds`, what ``tools/analysis_tools/get_flops.py``
+  reports) within 10% of
   the paper: the paper's convention (DeiT-S: 4.61G counted, 4.6G printed). The SPFormer-S /
   DeiT-S ratio is within 10% of the paper's 4.9 / 4.6.
 """

@@ -44,15 +44,16 @@ def options(data_root, train_images, val_images, crop=None):
     return opts
 
 
-def train_and_test(config, data_root, work_dir, **kwargs):
+def train_and_test(config, data_root, work_dir, show_dir=None, **kwargs):
     opts = options(data_root, **kwargs)
     runner = tool('train').main([str(config), '--work-dir', str(work_dir / 'train'),
                                  '--cfg-options', *opts])
     assert runner.iter == 2
     checkpoint = work_dir / 'train' / 'iter_2.pth'
     assert checkpoint.is_file()
+    show = ['--show-dir', str(show_dir)] if show_dir else []
     return tool('test').main([str(config), str(checkpoint), '--work-dir', str(work_dir / 'test'),
-                              '--cfg-options', *opts])
+                              *show, '--cfg-options', *opts])
 
 
 def check_metrics(metrics):
@@ -72,5 +73,10 @@ def test_fcn_baseline_camvid_generated_data(tmp_path):
     """The FCN baseline (grid superpixels) on a generated CamVid-layout set: always runs."""
     root = make_tiny_camvid(str(tmp_path / 'camvid'), {'train': 2, 'val': 1}, size=(72, 96))
     metrics = train_and_test(CAMVID_FCN, root, tmp_path, train_images=2, val_images=1,
-                             crop=(64, 64))
+                             crop=(64, 64), show_dir=tmp_path / 'show')
     check_metrics(metrics)
+    # --show-dir draws ground truth | prediction | superpixel boundaries side by side
+    import cv2
+    drawn = sorted((tmp_path / 'show').glob('**/vis_image/*.png'))
+    assert len(drawn) == 1
+    assert cv2.imread(str(drawn[0])).shape == (72, 3 * 96, 3)

@@ -19,7 +19,8 @@ NUM_CLASSES = {'cityscapes': 19, 'voc12aug': 21, 'pascal-context-59': 59, 'ade20
                'camvid': 11}
 
 # Measured once with mmengine's counter (29,899,635 parameters, 232,398,654,800 multiply-adds):
-#   python tools/get_flops.py configs/sp_head/sp-head_r50_8xb2-80k_cityscapes-512x1024.py \
+#   python tools/analysis_tools/get_flops.py \
+#       configs/sp_head/sp-head_r50_8xb2-80k_cityscapes-512x1024.py \
 #       --shape 1024 2048
 RECORDED_FULL_RES_GFLOPS = 231.60
 PAPER_PARAMS, PAPER_GFLOPS = 29e6, 253.0

@@ -22,3 +22,7 @@ param_scheduler = [
 train_cfg = dict(max_iters=max_iters, val_interval=500)
 default_hooks = dict(logger=dict(interval=50), checkpoint=dict(interval=max_iters))
 randomness = dict(seed=0)
+
+# draw the predicted superpixels next to the segmentation (tools/test.py --show-dir,
+# MMSegInferencer)
+visualizer = dict(type='SuperpixelSegLocalVisualizer')

@@ -4,7 +4,7 @@
 # mmsp tools drive mmpretrain configs (default_scope='mmpretrain'); used by tests/test_tools.
 _base_ = [
     'mmpretrain::_base_/default_runtime.py',
-    '../_base_/mmsp_runtime.py',
+    '../../../configs/_base_/mmsp_runtime.py',
 ]
 data_preprocessor = dict(
     num_classes=10,

@@ -2,9 +2,9 @@
 
 Usage::
 
-    python tools/measure_memory.py                      # the two reference cases below
-    python tools/measure_memory.py --cases sp-head-r50 --scale 0.25   # quick check, 256x512
-    python tools/measure_memory.py --config CFG --size 512 1024       # any seg config
+    python tools/benchmarks/measure_memory.py                      # the two reference cases below
+    python tools/benchmarks/measure_memory.py --cases sp-head-r50 --scale 0.25  # quick, 256x512
+    python tools/benchmarks/measure_memory.py --config CFG --size 512 1024       # any seg config
 
 Reference cases (issue 8 / docs/reliability.md):
 
@@ -28,7 +28,7 @@ import subprocess
 import sys
 from typing import Dict, List, Optional, Sequence
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CASES: Dict[str, dict] = {
     'sp-head-r50': dict(config='configs/sp_head/sp-head_r50_8xb2-80k_cityscapes-512x1024.py',
                         size=(1024, 2048)),

@@ -9,7 +9,7 @@ project can obtain it by itself. Output layout (mmpretrain ``CustomDataset``)::
 
 Example::
 
-    python tools/prepare_fashion_mnist.py work_dirs/data/fashion_mnist
+    python tools/dataset_converters/prepare_fashion_mnist.py work_dirs/data/fashion_mnist
 """
 import argparse
 import gzip

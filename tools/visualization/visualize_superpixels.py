@@ -8,7 +8,7 @@ centre) or of the pixel ``--pixel Y X`` (original-image coordinates).
 
 Usage::
 
-    python tools/visualize_superpixels.py IMG [IMG ...] \\
+    python tools/visualization/visualize_superpixels.py IMG [IMG ...] \\
         --method configs/superpixel_eval/patch-grid_14x14_voc12-val.py \\
         --method configs/superpixel_eval/spformer-s_zeroshot-224_voc12-val.py spformer_s.pth \\
         --method configs/superpixel_eval/slic_n196_voc12-val.py \\
@@ -27,6 +27,7 @@ import os.path as osp
 import sys
 from typing import List, Optional, Tuple
 
+import cv2
 import mmcv
 import numpy as np
 import mmsp  # noqa: F401
@@ -36,8 +37,9 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
 from mmsp.utils import load_model_checkpoint, method_names
-from mmsp.visualization import (association_heatmap, draw_boundaries, make_panel, mean_color_image,
-                                occlude_image, overlay_heatmap, rotate_image, save_rgb)
+from mmsp.visualization import (association_heatmap, draw_boundaries, draw_colorbar, fit_width,
+                                make_panel, mean_color_image, occlude_image, overlay_heatmap,
+                                rotate_image, save_rgb)
 
 ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadBSDSAnnotations')
 
@@ -82,6 +84,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='load what matches each model and log the rest (a deliberate partial load; by '
         'default a checkpoint whose keys or shapes differ is refused)')
+    parser.add_argument('--max-width', type=int, default=2000,
+                        help='width of the figure at most (pixels); panels are scaled down')
     args = parser.parse_args(argv)
     for method in args.method:
         if len(method) > 2:
@@ -123,9 +127,10 @@ class Method:
         return self.model.test_step(data)[0]
 
 
-def heat_panel(sample, rgb: np.ndarray, pixel: Optional[Tuple[int, int]],
-               superpixel: Optional[Tuple[int, int]]) -> Optional[np.ndarray]:
-    """Association heat map over the image, or None if the method has no association."""
+def heat_map(sample, rgb: np.ndarray, pixel: Optional[Tuple[int, int]],
+             superpixel: Optional[Tuple[int, int]]) -> Optional[Tuple[np.ndarray, str]]:
+    """(association heat map at the association's resolution, its title), or None if the
+    method has no association."""
     if 'pred_association' not in sample:
         return None
     logits = sample.pred_association.data.cpu().numpy()
@@ -139,9 +144,20 @@ def heat_panel(sample, rgb: np.ndarray, pixel: Optional[Tuple[int, int]],
     xa = min(w - 1, int(point[1] * in_w / ori_w / stride))
     if pixel is not None:
         heat = association_heatmap(logits, cell, pixel=(ya, xa))
+        title = f'association of pixel ({point[0]}, {point[1]})'
     else:
         heat = association_heatmap(logits, cell, superpixel=(ya // cell, xa // cell))
-    return overlay_heatmap(rgb, heat[:h, :w])
+        title = f'association of the superpixel at ({point[0]}, {point[1]})'
+    return heat[:h, :w], title
+
+
+def heat_panel(heat: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """The heat map over ``rgb`` (normalised to its maximum) with a colour bar from 0 to it
+    (left out on panels under 60x24 pixels, too small to hold one)."""
+    panel = overlay_heatmap(rgb, heat)
+    if panel.shape[0] < 24 or panel.shape[1] < 60:
+        return panel
+    return draw_colorbar(panel, 0.0, float(heat.max()))
 
 
 def variants(rgb: np.ndarray, args) -> List[Tuple[str, np.ndarray]]:
@@ -150,6 +166,43 @@ def variants(rgb: np.ndarray, args) -> List[Tuple[str, np.ndarray]]:
     if args.occlude:
         out.append((f'occluded {args.occlude}px', occlude_image(rgb, args.occlude)))
     return out
+
+
+def resize(img: np.ndarray, size: Tuple[int, int], nearest: bool = False) -> np.ndarray:
+    """``img`` resized to ``size = (H, W)``."""
+    if img.shape[:2] == tuple(size):
+        return img
+    mode = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
+    return cv2.resize(img, (size[1], size[0]), interpolation=mode)
+
+
+def draw_image(path: str, methods: List[Method], args) -> np.ndarray:
+    """One figure: a row per variant; per method its boundaries, mean colours and (for methods
+    with an association) the heat map, at most ``args.max_width`` pixels wide."""
+    rgb = mmcv.imread(path, channel_order='rgb')
+    if rgb is None:
+        raise FileNotFoundError(f'cannot read image {path}')
+    rows = []
+    for label, img in variants(rgb, args):
+        row = []
+        for method in methods:
+            sample = method(np.ascontiguousarray(img[..., ::-1]))
+            ids = sample.pred_superpixels.data[0].cpu().numpy()
+            row.append((method, img, ids, heat_map(sample, img, args.pixel, args.superpixel)))
+        rows.append((label, row))
+    cols = sum(3 if heat is not None else 2 for _, _, _, heat in rows[0][1])
+    size = fit_width(rgb.shape[:2], cols, args.max_width)
+    panels, titles = [], []
+    for label, row in rows:
+        for method, img, ids, heat in row:
+            small, small_ids = resize(img, size), resize(ids.astype(np.int32), size, True)
+            suffix = '' if label == 'original' else f', {label}'
+            panels += [draw_boundaries(small, small_ids), mean_color_image(small, small_ids)]
+            titles += [f'{method.name}: {len(np.unique(ids))} superpixels{suffix}', 'mean colour']
+            if heat is not None:
+                panels.append(heat_panel(heat[0], small))
+                titles.append(heat[1])
+    return make_panel(panels, titles, cols=cols)
 
 
 def main(argv: Optional[List[str]] = None) -> List[str]:
@@ -161,24 +214,8 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
     ]
     written = []
     for path in args.images:
-        rgb = mmcv.imread(path, channel_order='rgb')
-        if rgb is None:
-            raise FileNotFoundError(f'cannot read image {path}')
-        panels, titles = [], []
-        for label, img in variants(rgb, args):
-            for method in methods:
-                sample = method(np.ascontiguousarray(img[..., ::-1]))
-                ids = sample.pred_superpixels.data[0].cpu().numpy()
-                count = len(np.unique(ids))
-                heat = heat_panel(sample, img, args.pixel, args.superpixel)
-                panels += [draw_boundaries(img, ids), mean_color_image(img, ids)]
-                titles += [f'{method.name} ({count}) {label}', 'mean colour']
-                if any(m.model.__class__.__name__ == 'SuperpixelPredictor' for m in methods):
-                    panels.append(heat if heat is not None else np.full_like(img, 255))
-                    titles.append('association' if heat is not None else 'no association')
-        cols = len(panels) // len(variants(rgb, args))
         out = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0] + '_superpixels.png')
-        written.append(save_rgb(out, make_panel(panels, titles, cols=cols)))
+        written.append(save_rgb(out, draw_image(path, methods, args)))
         print(f'wrote {out}')
     return written
 

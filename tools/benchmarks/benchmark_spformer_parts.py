@@ -2,7 +2,7 @@
 
 Usage::
 
-    python tools/benchmark_spformer_parts.py \\
+    python tools/benchmarks/benchmark_spformer_parts.py \\
         --config configs/spformer/spformer-s_8xb128_in1k.py \\
         --reference configs/spformer/deit-s_8xb128_in1k.py \\
         [--shape 224 224] [--batch-size 1] [--threads 2] [--warmup 3] [--iters 20] \\
@@ -40,7 +40,7 @@ from torch import nn
 from mmsp.models.backbones import SPFormer
 from mmsp.utils import build_model_from_config, count_multiply_adds
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'analysis_tools'))
 from benchmark import check_timing_args, interleaved_times  # noqa: E402  isort:skip
 
 

@@ -2,7 +2,8 @@
 
 Usage::
 
-    python tools/benchmark.py --configs A.py [B.py ...] [--shape H W] [--batch-size N]
+    python tools/analysis_tools/benchmark.py --configs A.py [B.py ...] [--shape H W] \\
+        [--batch-size N]
         [--part model|backbone|decode_head] [--mode inference|train] [--warmup 5] [--iters 20]
         [--device cpu|cuda] [--threads T] [--cfg-options ...] [--out results.json]
 

@@ -4,9 +4,9 @@
 # seconds on a CPU. Used by tools/run_demo.sh and tests/test_tools; not a useful model.
 _base_ = [
     'mmseg::_base_/models/fcn_r50-d8.py',
-    '../_base_/datasets/camvid.py',
+    '../../../configs/_base_/datasets/camvid.py',
     'mmseg::_base_/default_runtime.py',
-    '../_base_/mmsp_runtime.py',
+    '../../../configs/_base_/mmsp_runtime.py',
 ]
 crop_size = (64, 64)
 norm_cfg = dict(type='BN', requires_grad=True)

@@ -8,7 +8,7 @@ pairs; ``ms/img`` times ``model.test_step`` (preprocessing + superpixels + resiz
 
 Usage::
 
-    python tools/bsds_baselines.py [--data-root ../shared/data/bsds500] [--split val]
+    python tools/analysis_tools/bsds_baselines.py [--data-root ../shared/data/bsds500] [--split val]
         [--grid 200 400 1000] [--slic 300 550 1400] [--max-images N] [--out table.md]
 
 SLIC is asked for more segments than wanted because scikit-image returns fewer (e.g.

@@ -2,7 +2,8 @@
 
 Usage::
 
-    python tools/get_flops.py CONFIG [--shape H W | --shape S] [--cfg-options ...] [--show-table]
+    python tools/analysis_tools/get_flops.py CONFIG [--shape H W | --shape S] \\
+        [--cfg-options ...] [--show-table]
 
 The model runs in ``mode='tensor'`` (backbone, neck and head; no data pre-processing, no
 post-processing) on one ``1 x 3 x H x W`` input, and :func:`mmsp.utils.count_multiply_adds`

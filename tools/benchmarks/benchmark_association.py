@@ -14,7 +14,8 @@ live tensor memory during one call: ``torch.profiler`` memory events on CPU,
 
 Example::
 
-    python tools/benchmark_association.py --sizes 64 128 256 512 --strides 4 8 16 --channels 64
+    python tools/benchmarks/benchmark_association.py --sizes 64 128 256 512 \\
+        --strides 4 8 16 --channels 64
 """
 import argparse
 import gc
