@@ -2,7 +2,8 @@
 
 Usage::
 
-    python tools/misc/publish_model.py IN.pth OUT.pth [--no-hash] [--keep-cfg] [--trust-input] [--force]
+    python tools/misc/publish_model.py IN.pth OUT.pth [--no-hash] [--keep-cfg] [--trust-input]
+        [--force]
 
 The output holds ``state_dict`` (the model's tensors, on the CPU) and ``meta`` with only plain
 Python values: ``epoch``, ``iter``, ``mmengine_version``, ``experiment_name``, ``seed``,
