@@ -47,8 +47,9 @@ into :class:`CheckpointMismatchError` naming the file and the missing, unexpecte
 shape-mismatched keys. :func:`load_model_checkpoint` reads a file and loads it that way (used by
 ``tools/visualization/visualize_superpixels.py``);
 :class:`mmsp.engine.hooks.CheckedCheckpointLoadHook` does the same for the Runner's
-``load_from`` / ``resume`` (``tools/train.py``, ``tools/test.py``, ``tools/eval_superpixels.py``). ``strict=False`` is the explicit switch for a deliberate partial
-load (mmengine's lenient loader, which logs what did not match).
+``load_from`` / ``resume`` (``tools/train.py``, ``tools/test.py``, ``tools/eval_superpixels.py``).
+``strict=False`` is the explicit switch for a deliberate partial load (mmengine's lenient loader,
+which logs what did not match).
 
 Nothing callable with side effects is allowed: the real ``getattr``, ``eval``, ``os.system``,
 ``subprocess``, arbitrary classes, object/void/string dtypes. A checkpoint that needs anything
