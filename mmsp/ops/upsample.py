@@ -65,7 +65,8 @@ def upsample_association(logits: Tensor,
     fine = SuperpixelGrid.of(tuple(n * f for n, f in zip(size, factors)), fine_cell, causal)
     lead = 2 + ndim
     logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
-    blocks = mask_outside(association_to_blocks(logits, grid), grid)  # (B, M, *shape, P, K)
+    # padding slots and candidates outside the grid are -inf: no weight in the interpolation
+    blocks = mask_outside(association_to_blocks(logits, grid, fill=float('-inf')), grid)
     # superpixel side: window cell of candidate n of cell c lies at -offset(n) from c + offset(n)
     # (B, M, *shape, K, P); flipping n orders the window's cells row-major
     windows = shift_to_superpixels(blocks.transpose(-1, -2), ndim, fill=float('-inf'))
