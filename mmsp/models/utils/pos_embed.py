@@ -28,8 +28,8 @@ def resize_pos_embed(pos_embed: Tensor,
         pos_embed (Tensor): (1, h_src * w_src, C) (any leading batch size is kept).
         src_shape (Sequence[int]): ``(h_src, w_src)`` (or ``(t_src, )``).
         dst_shape (Sequence[int]): ``(h_dst, w_dst)`` (or ``(t_dst, )``).
-        mode (str): interpolation mode; SPFormer uses bilinear (spec A8). ``align_corners``
-            is False.
+        mode (str): interpolation mode; bilinear, as the SPFormer code (linear for a
+            1-D grid). ``align_corners`` is False.
 
     Returns:
         Tensor: (1, h_dst * w_dst, C), the input itself when the shapes agree.
