@@ -141,6 +141,19 @@ def test_pack_clip_inputs(tiny_root):
     assert sample.frame_ids == [7959, 7961] and sample.ori_shape == (24, 32)
     with pytest.raises(ValueError, match='ClipTransform'):
         PackClipSegInputs()(dict(img=np.zeros((4, 4, 3), np.uint8)))
+    # test pipelines load the labels after the resize: they keep the original frame size
+    resized = ClipTransform([
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=(64, 48), keep_ratio=True),
+        dict(type='LoadAnnotations')
+    ])(dict(clips[0]))
+    packed = PackClipSegInputs()(resized)
+    assert packed['inputs'].shape == (3, 2, 48, 64)
+    assert packed['data_samples'].gt_sem_seg.data.shape == (2, 24, 32)
+    assert packed['data_samples'].ori_shape == (24, 32)
+    with pytest.raises(ValueError, match='one map per frame'):
+        PackClipSegInputs()(dict(img=np.zeros((2, 4, 4, 3), np.uint8),
+                                 gt_seg_map=np.zeros((3, 4, 4), np.uint8)))
 
 
 def test_real_camvid_val_is_one_run_of_101_frames(camvid_root):

@@ -98,7 +98,9 @@ class PackClipSegInputs(PackSegInputs):
 
     The clip counterpart of ``PackSegInputs`` (mmaction2's ``NCTHW`` layout once batched by
     :class:`~mmsp.models.ClipSegDataPreprocessor`). ``gt_sem_seg`` holds the labels of every
-    frame, int64, 255 (ignore) where unlabelled; the meta keys are those of ``PackSegInputs``
+    frame, int64, 255 (ignore) where unlabelled; as with ``PackSegInputs`` they may keep the
+    original size when a test pipeline loads them after the resize (the metrics are then
+    computed at the original size); the meta keys are those of ``PackSegInputs``
     plus ``frame_ids``, ``sequence`` and ``clip_len``; ``img_shape`` and ``ori_shape`` are the
     size of one frame.
 
@@ -122,9 +124,9 @@ class PackClipSegInputs(PackSegInputs):
         sample = SegDataSample()
         if 'gt_seg_map' in results:
             labels = np.asarray(results['gt_seg_map'])
-            if labels.shape != img.shape[:3]:
-                raise ValueError(f'PackClipSegInputs: labels {labels.shape} do not match the '
-                                 f'clip {img.shape[:3]}')
+            if labels.ndim != 3 or labels.shape[0] != img.shape[0]:
+                raise ValueError(f'PackClipSegInputs: labels {labels.shape} are not one map '
+                                 f'per frame of the clip {img.shape[:3]}')
             sample.gt_sem_seg = PixelData(data=torch.from_numpy(labels.astype(np.int64)))
         sample.set_metainfo({k: results[k] for k in self.meta_keys if k in results})
         return dict(inputs=inputs, data_samples=sample)
