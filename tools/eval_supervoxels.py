@@ -201,8 +201,9 @@ def build_segmentor(config: str, checkpoint: Optional[str]):
     return model.eval()
 
 
-def random_image_checkpoint(path: str, arch: str, size: Tuple[int, int], seed: int) -> str:
-    """Save a freshly initialised image SPFormer's state under ``backbone.`` to ``path``."""
+def random_image_checkpoint(path: str, arch, size: Tuple[int, int], seed: int) -> str:
+    """Save a freshly initialised image SPFormer (superpixel stride 16, ``img_size=size``)
+    under ``backbone.`` to ``path``."""
     from mmsp.models.backbones import SPFormer
     torch.manual_seed(seed)
     image = SPFormer(arch, superpixel_stride=16, img_size=size)
@@ -314,11 +315,14 @@ def main(argv=None) -> Dict:
 
     if 'spformer3d-inflated' in methods:
         checkpoint = args.zero_shot_checkpoint
-        if checkpoint is None:
+        if checkpoint is None:  # an image SPFormer of the same arch and spatial grid
             import tempfile
-            tmp = tempfile.mkdtemp()
-            checkpoint = random_image_checkpoint(osp.join(tmp, 'spformer-t_init.pth'), 'tiny',
-                                                 size, args.seed)
+
+            from mmengine.config import Config
+            backbone = Config.fromfile(args.zero_shot_config).model.backbone
+            checkpoint = random_image_checkpoint(
+                osp.join(tempfile.mkdtemp(), 'spformer_init.pth'), backbone.arch,
+                tuple(backbone.img_size[1:]), args.seed)
         models['spformer3d-inflated'] = build_segmentor(args.zero_shot_config, checkpoint)
     if 'spformer3d-trained' in methods:
         models['spformer3d-trained'] = build_segmentor(args.config, args.checkpoint)

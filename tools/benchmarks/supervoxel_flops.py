@@ -9,7 +9,7 @@ included):
    their sum, with the closed forms ``2 L^2 C`` and ``12 C^2 L`` beside them.
 2. **Whole backbones** on the clip: the image SPFormer on every frame on its own, and
    SPFormer3D with cells ``(s_t, s, s)`` for every ``s_t``; total, attention matmuls and the
-   SCA layers (local association, unfolding included), in G multiply-adds per clip.
+   SCA layers of every stage (the local association), in G multiply-adds per clip.
 
 Example (the tables of ``configs/supervoxel/README.md``)::
 
@@ -17,7 +17,7 @@ Example (the tables of ``configs/supervoxel/README.md``)::
         --clip 8 240 320 --stride 16 --time-cells 1 2 4
 """
 import argparse
-from typing import Dict, Sequence
+from typing import Dict, List, Sequence
 
 import torch
 
@@ -29,55 +29,79 @@ from mmsp.utils import count_multiply_adds
 G = 1e9
 
 
-def block_table(arch: str, clip: Sequence[int], stride: int, time_cells: Sequence[int]) -> str:
-    """Markdown table of one global block's multiply-adds for every ``s_t``."""
+def block_rows(arch, clip: Sequence[int], stride: int,
+               time_cells: Sequence[int]) -> List[Dict[str, float]]:
+    """One global block's multiply-adds for every ``s_t``.
+
+    Returns:
+        list[dict]: ``tokens``, ``s_t``, ``attention``, ``attention_formula`` (``2 L^2 C``),
+        ``linear``, ``linear_formula`` (``12 C^2 L``) and ``total`` per ``s_t``.
+    """
     t, h, w = clip
     model = SPFormer(arch, superpixel_stride=stride, img_size=(h, w)).eval()
     block = model.stages[-1].blocks[0]
     c = block.embed_dims
-    lines = ['| tokens L (s_t) | attention matmuls | 2 L^2 C | linear | 12 C^2 L | total |',
-             '|---|---:|---:|---:|---:|---:|']
     per_frame = -(-h // stride) * -(-w // stride)
+    rows = []
     for s_t in time_cells:
         tokens = -(-t // s_t) * per_frame
         counts = count_multiply_adds(block, (torch.zeros(1, tokens, c), ))
-        attn = counts.by_operator.get('scaled_dot_product_attention', 0)
-        linear = counts.by_operator.get('linear', 0)
-        lines.append(f'| {tokens} ({s_t}) | {attn / G:.2f} G | {2 * tokens**2 * c / G:.2f} G | '
-                     f'{linear / G:.2f} G | {12 * c**2 * tokens / G:.2f} G | '
-                     f'{counts.total / G:.2f} G |')
+        rows.append(
+            dict(tokens=tokens,
+                 s_t=s_t,
+                 attention=counts.by_operator.get('scaled_dot_product_attention', 0),
+                 attention_formula=2 * tokens**2 * c,
+                 linear=counts.by_operator.get('linear', 0),
+                 linear_formula=12 * c**2 * tokens,
+                 total=counts.total))
+    return rows
+
+
+def block_table(rows: List[Dict[str, float]]) -> str:
+    lines = ['| tokens L (s_t) | attention matmuls | 2 L^2 C | linear | 12 C^2 L | total |',
+             '|---|---:|---:|---:|---:|---:|']
+    for r in rows:
+        lines.append(f'| {r["tokens"]} ({r["s_t"]}) | {r["attention"] / G:.2f} G | '
+                     f'{r["attention_formula"] / G:.2f} G | {r["linear"] / G:.2f} G | '
+                     f'{r["linear_formula"] / G:.2f} G | {r["total"] / G:.2f} G |')
     return '\n'.join(lines)
 
 
 def _split(counts) -> Dict[str, float]:
     sca = sum(v for k, v in counts.by_module.items()
-              if k.count('.') == 2 and '.sca.' in k and k.startswith('stages.'))
-    return dict(
-        total=counts.total / G,
-        attention=counts.by_operator.get('scaled_dot_product_attention', 0) / G,
-        sca=sca / G)
+              if k.count('.') == 2 and k.startswith('stages.') and k.endswith('.sca'))
+    return dict(total=counts.total,
+                attention=counts.by_operator.get('scaled_dot_product_attention', 0),
+                sca=sca)
 
 
-def model_table(arch: str, clip: Sequence[int], stride: int, time_cells: Sequence[int]) -> str:
-    """Markdown table of whole-backbone multiply-adds per clip."""
+def model_rows(arch, clip: Sequence[int], stride: int,
+               time_cells: Sequence[int]) -> List[Dict]:
+    """Whole-backbone multiply-adds per clip: the image SPFormer on every frame (``name``
+    ``'per-frame'``, counts times T) and SPFormer3D for every ``s_t``; ``tokens``, ``total``,
+    ``attention``, ``sca``."""
     t, h, w = clip
     torch.manual_seed(0)
-    lines = ['| backbone (cell) | tokens | total | attention matmuls | SCA layers |',
-             '|---|---:|---:|---:|---:|']
+    per_frame = -(-h // stride) * -(-w // stride)
     image = SPFormer(arch, superpixel_stride=stride, img_size=(h, w)).eval()
     counts = _split(count_multiply_adds(image, (torch.zeros(1, 3, h, w), )))
-    per_frame = -(-h // stride) * -(-w // stride)
-    lines.append(f'| SPFormer per frame, x{t} ({stride}x{stride}) | {t} x {per_frame} | '
-                 f'{t * counts["total"]:.1f} G | {t * counts["attention"]:.2f} G | '
-                 f'{t * counts["sca"]:.1f} G |')
+    rows = [dict(name='per-frame', s_t=None, tokens=t * per_frame,
+                 **{k: t * v for k, v in counts.items()})]
     for s_t in time_cells:
         model = SPFormer3D(arch, superpixel_stride=(s_t, stride, stride), img_size=tuple(clip))
-        model.eval()
-        counts = _split(count_multiply_adds(model, (torch.zeros(1, 3, t, h, w), )))
-        tokens = -(-t // s_t) * per_frame
-        lines.append(f'| SPFormer3D ({s_t}x{stride}x{stride}) | {tokens} | '
-                     f'{counts["total"]:.1f} G | {counts["attention"]:.2f} G | '
-                     f'{counts["sca"]:.1f} G |')
+        counts = _split(count_multiply_adds(model.eval(), (torch.zeros(1, 3, t, h, w), )))
+        rows.append(dict(name='spformer3d', s_t=s_t, tokens=-(-t // s_t) * per_frame, **counts))
+    return rows
+
+
+def model_table(rows: List[Dict], clip: Sequence[int], stride: int) -> str:
+    lines = ['| backbone (cell) | tokens per clip | total | attention matmuls | SCA layers |',
+             '|---|---:|---:|---:|---:|']
+    for r in rows:
+        name = (f'SPFormer on each of the {clip[0]} frames ({stride}x{stride})'
+                if r['name'] == 'per-frame' else f'SPFormer3D ({r["s_t"]}x{stride}x{stride})')
+        lines.append(f'| {name} | {r["tokens"]} | {r["total"] / G:.1f} G | '
+                     f'{r["attention"] / G:.2f} G | {r["sca"] / G:.1f} G |')
     return '\n'.join(lines)
 
 
@@ -92,10 +116,11 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     resolve_stride(args.stride, None)  # a clear error for an unsupported stride
     print(f'SPFormer-{args.arch}, clip {args.clip}, superpixel stride {args.stride}')
-    print(block_table(args.arch, args.clip, args.stride, args.time_cells))
+    print(block_table(block_rows(args.arch, args.clip, args.stride, args.time_cells)))
     if not args.no_models:
         print()
-        print(model_table(args.arch, args.clip, args.stride, args.time_cells))
+        rows = model_rows(args.arch, args.clip, args.stride, args.time_cells)
+        print(model_table(rows, args.clip, args.stride))
 
 
 if __name__ == '__main__':

@@ -170,3 +170,21 @@ def test_stem_embeds_every_frame_and_clips_of_a_batch_are_independent():
     batch = clip(x)[0]
     for b in range(2):
         torch.testing.assert_close(batch[b:b + 1], clip(x[b:b + 1])[0])
+
+
+def test_static_clip_keeps_ids_constant_within_every_temporal_cell():
+    """A repeated frame through an inflated model (zero temporal kernels and embedding): the
+    frames of one temporal cell see the same candidates with the same features, so they get
+    the same supervoxel ids."""
+    _, clip = _models()
+    frame = torch.randn(1, 3, 1, 48, 64, dtype=torch.float64)
+    ids, counts = clip.forward_supervoxels(frame.expand(-1, -1, 6, -1, -1))
+    assert ids.shape == (1, 6, 48, 64)
+    for t in (0, 2, 4):
+        assert torch.equal(ids[:, t], ids[:, t + 1])
+    assert 1 < counts[0] <= 3 * 3 * 4  # a 3 x 3 x 4 grid of cells
+    # a moving clip does not keep them (the test can fail)
+    moving = torch.roll(frame.expand(-1, -1, 6, -1, -1).clone(), 1, dims=-1)
+    moving[:, :, 1::2] = frame
+    moved, _ = clip.forward_supervoxels(moving)
+    assert any(not torch.equal(moved[:, t], moved[:, t + 1]) for t in (0, 2, 4))
