@@ -23,13 +23,15 @@ tuned per clip to come closest to it:
 * ``spformer3d-trained`` (with ``--config`` and ``--checkpoint``): a trained
   ``SPVideoEncoderDecoder``; also its per-frame mIoU over the same frames.
 
+SA, UE and UE_np are computed twice: with the 3-D connected components of every class
+as segments (LIBSVX) and with the class volumes (``*_class``).
+
 Usage (the table of ``configs/supervoxel/README.md``)::
 
     OMP_NUM_THREADS=1 python tools/eval_supervoxels.py --data-root ../shared/data/camvid \\
-        --clips 0 3 6 9 \\
+        --clips 0 2 4 6 8 10 \\
         --config configs/supervoxel/spformer3d-t_1xb2-400it_camvid-clips-2x120x160.py \\
-        --checkpoint work_dirs/spformer3d-t_1xb2-400it_camvid-clips-2x120x160/iter_400.pth \\
-        --out work_dirs/eval_supervoxels.json
+        --checkpoint work_dirs/svx_train/iter_400.pth --out work_dirs/svx_eval/clips6.json
 
 Prints one Markdown row per method (means over the clips) and the seconds each method took.
 """

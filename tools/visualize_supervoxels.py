@@ -13,7 +13,7 @@ Example (the picture of ``configs/supervoxel/README.md``)::
     python tools/visualize_supervoxels.py \\
         --config configs/supervoxel/spformer3d-t_1xb2-400it_camvid-clips-2x120x160.py \\
         --checkpoint work_dirs/spformer3d-t_1xb2-400it_camvid-clips-2x120x160/iter_400.pth \\
-        --out docs/figures/supervoxels_astronaut_pan.png
+        --show 0 1 2 3 --colors 256 --out docs/figures/supervoxels_astronaut_pan.png
 """
 import argparse
 import importlib.util
@@ -64,6 +64,10 @@ def main(argv=None) -> Dict[str, np.ndarray]:
     parser.add_argument('--config', default=None)
     parser.add_argument('--checkpoint', default=None)
     parser.add_argument('--scale', type=float, default=0.5, help='drawn frame size factor')
+    parser.add_argument('--colors', type=int, default=None,
+                        help='write a palette PNG of this many colours (at most 256)')
+    parser.add_argument('--show', type=int, nargs='+', default=None,
+                        help='frames to draw (default: all)')
     parser.add_argument('--out', required=True, help='PNG file')
     args = parser.parse_args(argv)
     if (args.config is None) != (args.checkpoint is None):
@@ -84,13 +88,21 @@ def main(argv=None) -> Dict[str, np.ndarray]:
             3, 0, 1, 2))), labels=np.zeros(rgb.shape[:3], np.int64))
         results['spformer3d'] = tool.run_segmentor(model, clip)[0]
     h, w = (int(round(v * args.scale)) for v in size)
+    show = list(range(args.frames)) if args.show is None else args.show
+    if any(not 0 <= t < args.frames for t in show):
+        raise ValueError(f'--show: frames {show} outside 0..{args.frames - 1}')
     tiles, titles = [], []
     for name, ids in results.items():
         drawn = overlay(rgb, ids)
-        for t, frame in enumerate(drawn):
-            tiles.append(cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA))
-            titles.append(f'{name}: {tool.count(ids)} sv, t={t}' if t == 0 else f't={t}')
-    save_rgb(args.out, make_panel(tiles, titles, cols=args.frames))
+        for k, t in enumerate(show):
+            tiles.append(cv2.resize(drawn[t], (w, h), interpolation=cv2.INTER_AREA))
+            titles.append(f'{name}: {tool.count(ids)} sv, t={t}' if k == 0 else f't={t}')
+    panel = make_panel(tiles, titles, cols=len(show))
+    if args.colors:  # a palette PNG: a few times smaller for docs
+        from PIL import Image
+        Image.fromarray(panel).quantize(colors=args.colors).save(args.out, optimize=True)
+    else:
+        save_rgb(args.out, panel)
     print(f'wrote {args.out}: rows {list(results)}; counts '
           f'{ {k: tool.count(v) for k, v in results.items()} }')
     return results

@@ -34,5 +34,10 @@ def test_writes_the_panel(tmp_path):
     assert list(results) == ['grid-3d', 'slic-3d']
     panel = cv2.imread(out)
     assert panel is not None and panel.shape[1] >= 4 * 64 and panel.shape[0] >= 2 * 48
+    V.main(['--frames', '4', '--size', '48', '64', '--step', '4', '--scale', '1', '--show', '0',
+            '2', '--out', out])
+    assert 2 * 64 <= cv2.imread(out).shape[1] < 3 * 64
+    with pytest.raises(ValueError, match='--show'):
+        V.main(['--frames', '4', '--size', '48', '64', '--show', '4', '--out', out])
     with pytest.raises(ValueError, match='go together'):
         V.main(['--config', 'x.py', '--out', out])
