@@ -251,3 +251,19 @@ def test_unfold_with_logits_masks_out_of_grid_candidates_itself():
                                unfold_with_logits(logits, sv, 4))
     torch.testing.assert_close(superpixel_update(unmasked, sv.new_ones(2, 6, 9, 13), 4),
                                superpixel_update(logits, sv.new_ones(2, 6, 9, 13), 4))
+
+
+def test_3d_candidate_counts_and_normalised_weights_at_corners_edges_faces_inside():
+    """A 3 x 3 x 3 grid of cells: a voxel has 8 valid candidates in a corner cell, 12 on an
+    edge, 18 on a face and 27 inside; the softmax over them sums to 1 with no NaN."""
+    g = torch.Generator().manual_seed(7)
+    q = torch.randn(1, 4, 6, 6, 6, generator=g)
+    k = torch.randn(1, 4, 3, 3, 3, generator=g)
+    logits = association_logits(q, k, (2, 2, 2), 2)  # (1, 2, 27, 6, 6, 6)
+    valid = torch.isfinite(logits).sum(2)[0, 0]
+    for t, y, x in [(0, 0, 0), (5, 5, 0), (0, 2, 5), (3, 0, 2), (2, 3, 4), (3, 2, 3)]:
+        border = sum(c in (0, 2) for c in (t // 2, y // 2, x // 2))
+        assert int(valid[t, y, x]) == {0: 27, 1: 18, 2: 12, 3: 8}[border]
+    weights = torch.softmax(logits, dim=2)
+    assert not weights.isnan().any()
+    torch.testing.assert_close(weights.sum(2), torch.ones_like(weights[:, :, 0]))
