@@ -112,3 +112,14 @@ def test_zero_shot_config_runs_the_test_loop_from_an_image_checkpoint(tmp_path):
     assert np.isfinite(list(metrics.values())).all()
     pe = runner.model.backbone.stages[0].sca[0].pixel_pe.weight
     assert torch.equal(pe[:, :, 1], image.stages[0].sca[0].pixel_pe.weight)
+
+
+def test_metafile_configs_exist_and_params_are_current():
+    import yaml
+    meta = yaml.safe_load((REPO / 'configs' / 'supervoxel' / 'metafile.yml').read_text())
+    assert {e['Name'] for e in meta['Models']} == {TRAIN.stem, ZERO_SHOT.stem}
+    for entry in meta['Models']:
+        path = REPO / entry['Config']
+        assert path.is_file() and path.stem == entry['Name'], entry['Name']
+        model = build_model_from_config(Config.fromfile(str(path)))
+        assert sum(p.numel() for p in model.parameters()) == entry['Metadata']['Parameters']
