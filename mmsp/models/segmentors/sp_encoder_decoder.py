@@ -236,23 +236,30 @@ class SPEncoderDecoder(EncoderDecoder):
         return results
 
     @staticmethod
-    def _attach_superpixels(results: SampleList, ids: Tensor, logits_size: Tuple[int, int],
+    def restore_ids(ids: Tensor, meta: Optional[dict]) -> Tensor:
+        """Ids (..., H, W) of the padded network input back at the original size.
+
+        Undoes padding and flip as ``postprocess_result`` does for the logits, resizes to
+        ``ori_shape`` (nearest) and relabels ``0 .. K-1``. ``meta=None`` only relabels. Works
+        for an image (H, W) and a clip (T, H, W) alike.
+        """
+        if meta is not None:
+            height, width = ids.shape[-2:]
+            padding = meta.get('img_padding_size', meta.get('padding_size', [0] * 4))
+            left, right, top, bottom = padding
+            ids = ids[..., top:height - bottom, left:width - right]
+            if meta.get('flip', None):
+                direction = meta.get('flip_direction', None)
+                if direction not in ('horizontal', 'vertical'):
+                    raise ValueError(f'SPEncoderDecoder: unknown flip_direction {direction!r}')
+                ids = ids.flip(dims=(-1, ) if direction == 'horizontal' else (-2, ))
+            ids = resize_ids(ids, tuple(meta['ori_shape'][:2]))
+        return relabel_contiguous(ids[None])[0][0].long()
+
+    def _attach_superpixels(self, results: SampleList, ids: Tensor, logits_size: Tuple[int, int],
                             restore: bool) -> None:
-        """Undo padding and flip as ``postprocess_result`` does; resize to ``ori_shape``."""
-        height, width = logits_size
-        ids = resize_ids(ids, (height, width))
+        """``pred_superpixels`` of every sample (:meth:`restore_ids`)."""
+        ids = resize_ids(ids, tuple(logits_size))
         for i, sample in enumerate(results):
-            sp = ids[i]
-            if restore:
-                meta = sample.metainfo
-                padding = meta.get('img_padding_size', meta.get('padding_size', [0] * 4))
-                left, right, top, bottom = padding
-                sp = sp[top:height - bottom, left:width - right]
-                if meta.get('flip', None):
-                    direction = meta.get('flip_direction', None)
-                    if direction not in ('horizontal', 'vertical'):
-                        raise ValueError(f'SPEncoderDecoder: unknown flip_direction {direction!r}')
-                    sp = sp.flip(dims=(1, ) if direction == 'horizontal' else (0, ))
-                sp = resize_ids(sp, tuple(meta['ori_shape'][:2]))
-            sp = relabel_contiguous(sp[None])[0]
-            sample.set_data({'pred_superpixels': PixelData(data=sp.long())})
+            sp = self.restore_ids(ids[i], sample.metainfo if restore else None)
+            sample.set_data({'pred_superpixels': PixelData(data=sp)})
