@@ -236,7 +236,7 @@ class SPMAE(BaseSelfSupervisor):
         noise = torch.rand(batch_size, num_tokens, device=device)
         keep_ids = noise.argsort(dim=1)[:, :num_keep].sort(dim=1).values
         token_mask = torch.ones(batch_size, num_tokens, dtype=torch.bool, device=device)
-        token_mask.scatter_(1, keep_ids, False)
+        token_mask.scatter_(1, keep_ids, torch.zeros_like(keep_ids, dtype=torch.bool))
         return keep_ids, token_mask
 
     def mask_pixels(self, ids: Tensor, token_mask: Tensor) -> Tensor:
