@@ -121,7 +121,9 @@ def build_parts(cfg: Config, checkpoint: Optional[str],
         report = dict(missing_keys=list(result.missing_keys),
                       unexpected_keys=[k for k in result.unexpected_keys if k not in unused],
                       unused_output_norm_keys=unused)
-    return backbone.eval().requires_grad_(False), preprocessor.eval(), report
+    backbone.eval()  # (mmpretrain's VisionTransformer.train returns None, so not chained)
+    preprocessor.eval()
+    return backbone.requires_grad_(False), preprocessor, report
 
 
 def split_dataset(cfg: Config, loader: str, max_samples: Optional[int]):

@@ -100,7 +100,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument('checkpoint', help='its checkpoint')
     parser.add_argument('--out', required=True, help='output .png')
     parser.add_argument('--seed', type=int, default=0, help='seed of the random token masks')
-    parser.add_argument('--panel', type=int, default=160, help='panel side in pixels')
+    parser.add_argument('--panel', type=int, default=224, help='panel side in pixels')
     parser.add_argument('--zero-shot-size', type=int, default=224,
                         help='input side for the student superpixels')
     args = parser.parse_args(argv)
@@ -120,7 +120,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     for r, row in enumerate(rows):
         for col, (rgb, ids) in enumerate(row):
             sheet.paste(panel(rgb, s, ids), (pad + col * (s + pad), title_h + r * (s + pad)))
-    sheet.save(args.out, optimize=True)
+    # 256 colours keep the sheet small (< 300 KB at the default sizes)
+    sheet.quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(args.out, optimize=True)
     print(f'{args.out}: {sheet.size[0]}x{sheet.size[1]} px')
 
 

@@ -89,3 +89,34 @@ def test_linear_probe_tool_on_a_spmae_checkpoint(tmp_path):
         torch.save({'state_dict': {'head.w': torch.zeros(1)}}, tmp_path / 'bad.pth')
         probe.main([str(config), str(tmp_path / 'bad.pth'), '--work-dir', str(tmp_path / 'b')]
                    + options)
+
+
+def test_vit_probe_loads_an_mae_checkpoint_and_pools_cls_or_mean(tmp_path):
+    """mmpretrain's MAE encoder (MAEViT) -> the ViT classifier config's backbone: every key
+    loads (the final norm ln1 is reported unused), features are the class token or the patch
+    tokens' mean of the last block, before ln1."""
+    probe = load_tool('linear_probe')
+    from mmpretrain.models import MAEViT
+    arch = dict(embed_dims=16, num_layers=2, num_heads=2, feedforward_channels=32)
+    torch.manual_seed(0)
+    mae = MAEViT(arch=arch, img_size=64, patch_size=8)
+    mae.init_weights()
+    ckpt = tmp_path / 'mae.pth'
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in mae.state_dict().items()}}, ckpt)
+    cfg = Config.fromfile(str(CLASSIFIER.with_name('vit-t-p8_1xb64-30e_cifar10-64px.py')))
+    cfg.model.backbone.arch = arch
+    backbone, _, report = probe.build_parts(cfg, str(ckpt), seed=0)
+    assert report['missing_keys'] == [] and report['unexpected_keys'] == []
+    assert sorted(report['unused_output_norm_keys']) == ['ln1.bias', 'ln1.weight']
+    assert not backbone.training
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        # reference: MAEViT's own blocks without masking, stopped before its final norm
+        tokens = mae.patch_embed(x)[0] + mae.pos_embed[:, 1:]
+        tokens = torch.cat([(mae.cls_token + mae.pos_embed[:, :1]).expand(2, -1, -1), tokens], 1)
+        for layer in mae.layers:
+            tokens = layer(tokens)
+        cls = probe.pooled_features(backbone, x, 'cls')
+        mean = probe.pooled_features(backbone, x, 'mean')
+    torch.testing.assert_close(cls, tokens[:, 0])
+    torch.testing.assert_close(mean, tokens[:, 1:].mean(dim=1))
