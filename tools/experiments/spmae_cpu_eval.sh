@@ -6,7 +6,8 @@
 #  * E3 zero-shot superpixels on BSDS500 val at 224 px (tools/eval_superpixels.py; M1's ViT has
 #    no association), with the 28x28 grid and SLIC (784 asked) controls,
 # one JSON per number under WORK/seedSEED/{probe,zeroshot}; finished ones are skipped.
-# Usage (from the repository root):
+# Usage (from the repository root; SKIP_PROBE=1: the zero-shot part only, e.g. beside a first
+# instance that is busy with the probes):
 #   bash tools/experiments/spmae_cpu_eval.sh [SEED] [DATA] [WORK] [PROBE_SAMPLES]
 set -euo pipefail
 SEED=${1:-0}
@@ -20,15 +21,17 @@ CIFAR="train_dataloader.dataset.data_root=$DATA/cifar10 test_dataloader.dataset.
 mkdir -p "$RUNS/probe" "$RUNS/zeroshot"
 ckpt() { [ "$1" = random ] && echo '' || echo "$RUNS/$1/iter_200.pth"; }
 
-for run in random mae_vit-t-p8 spmae-grid_spformer-t-s8 spmae_spformer-t-s8 \
+for run in ${SKIP_PROBE:+none} random mae_vit-t-p8 spmae-grid_spformer-t-s8 spmae_spformer-t-s8 \
            spmae-nodil_spformer-t-s8 spformer-t-s8; do
+    [ $run = none ] && break
     out=$RUNS/probe/$run.json
     c=$(ckpt $run)
     if [ -f "$out" ] || { [ -n "$c" ] && [ ! -f "$c" ]; }; then continue; fi
     cls=configs/spmae/spformer-t-s8_1xb64-30e_cifar10-64px.py
     [ $run = mae_vit-t-p8 ] && cls=configs/spmae/vit-t-p8_1xb64-30e_cifar10-64px.py
     $PY tools/linear_probe.py $cls $c --max-samples $SAMPLES --seed $SEED --device cpu \
-        --work-dir "$RUNS/probe/$run" --out "$out" --cfg-options $CIFAR > "$RUNS/probe/$run.log" 2>&1
+        --work-dir "$RUNS/probe/$run" --out "$out" --cfg-options $CIFAR > "$RUNS/probe/$run.log" 2>&1 \
+        || { echo "failed: probe $run (see $RUNS/probe/$run.log)"; continue; }
     echo "probe $run: $(grep '"top1"' "$out")"
 done
 
@@ -38,7 +41,8 @@ zs() {  # name config [checkpoint]
     $PY tools/eval_superpixels.py --method $2 ${3:-} --work-dir "$RUNS/zeroshot/$1" --out "$out" \
         --cfg-options test_dataloader.dataset.data_root=$DATA/bsds500 \
         test_dataloader.num_workers=0 test_dataloader.persistent_workers=False \
-        randomness.seed=$SEED > "$RUNS/zeroshot/$1.log" 2>&1
+        randomness.seed=$SEED > "$RUNS/zeroshot/$1.log" 2>&1 \
+        || { echo "failed: zero-shot $1 (see $RUNS/zeroshot/$1.log)"; return; }
     echo "zero-shot $1: done"
 }
 ZS=configs/spmae/spformer-t-s8_zeroshot-224_bsds500-val.py
