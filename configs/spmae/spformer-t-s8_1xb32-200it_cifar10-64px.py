@@ -1,7 +1,7 @@
 # S, CPU-sized: SPFormer-T/8 supervised from scratch on the CIFAR-10 subset for the CPU
 # pre-training budget (200 iterations of batch 32, the images of every run of the CPU
 # comparison): the supervised control of the linear probe and the zero-shot superpixels
-# (README.md). No validation during training (the linear probe evaluates every run alike).
+# (README.md). Validation (top-1 on the 3k test images) once, at the end.
 _base_ = ['./spformer-t-s8_1xb64-30e_cifar10-64px.py']
 max_iters = 200
 param_scheduler = [
@@ -10,7 +10,7 @@ param_scheduler = [
 ]
 train_dataloader = dict(batch_size=32)
 train_cfg = dict(
-    _delete_=True, type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters + 1)
+    _delete_=True, type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1))

@@ -1,6 +1,8 @@
 """The table of the CPU-sized SP-MAE comparison from the files of spmae_cpu_pretrain.sh and
 spmae_cpu_eval.sh: per run the final pre-training loss, the mean s/it over the logged windows,
-linear-probe top-1 and the zero-shot BSDS500 val scores (returned count, ASA, BR, BP, UE).
+linear-probe top-1 and the zero-shot BSDS500 val scores (returned count, ASA, BR, BP, UE); then
+the SPFormer runs' zero-shot scores at every connectivity minimum size evaluated
+(spmae_cpu_matched.sh; 48 is the zero-shot config's), to compare at matched returned counts.
 
 Usage (from the repository root)::
 
@@ -68,8 +70,23 @@ def main(argv: Optional[List[str]] = None) -> str:
             cells = [short, str(seed), what, fmt(stats.get('loss')), fmt(stats.get('s_per_it'), 2),
                      fmt(probe.get('top1'), 2)]
             cells += [fmt(zs.get(k), 0 if k == 'num_superpixels' else 3) for k in ZERO_SHOT]
-            lines.append('| ' + ' | '.join(cells) + ' |')
-    table = '\n'.join(lines)
+            if any(cells[3:]):  # runs of this seed that exist
+                lines.append('| ' + ' | '.join(cells) + ' |')
+    matched = ['', '| run | seed | connectivity min size | ' + ' | '.join(ZERO_SHOT) + ' |',
+               '|---' * (3 + len(ZERO_SHOT)) + '|']
+    for seed in args.seeds:
+        root = Path(args.work) / f'seed{seed}'
+        found = [(short, name, 48, root / 'zeroshot' / f'{name}.json') for short, name, _ in RUNS]
+        for path in (root / 'matched').glob('*-min*.json'):
+            name, size = path.stem.rsplit('-min', 1)
+            short = next((s for s, n, _ in RUNS if n == name), name)
+            found.append((short, name, int(size), path))
+        for short, name, size, path in sorted(found, key=lambda f: (f[1], f[2])):
+            zs = read_json(path)
+            if zs and short not in ('grid', 'SLIC'):
+                matched.append(f'| {short} | {seed} | {size} | ' + ' | '.join(
+                    fmt(zs.get(k), 0 if k == 'num_superpixels' else 3) for k in ZERO_SHOT) + ' |')
+    table = '\n'.join(lines + matched)
     print(table)
     return table
 
