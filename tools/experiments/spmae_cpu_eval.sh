@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The CPU-sized SP-MAE comparison, evaluation part (configs/spmae/README.md), after
-# tools/experiments/spmae_cpu_pretrain.sh: for R (random init, seed SEED), S, M1-M4
+# tools/experiments/spmae_cpu_pretrain.sh: for R (random init, seed SEED; for the probe also the
+# random-init ViT-T/8, "random-vit"), S, M1-M4
 #  * E1 linear probe on the CIFAR-10 subset (tools/linear_probe.py, frozen encoder, mean of the
 #    final tokens; the first PROBE_SAMPLES images of each split, spread over the classes),
 #  * E3 zero-shot superpixels on BSDS500 val at 224 px (tools/eval_superpixels.py; M1's ViT has
@@ -19,16 +20,16 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 RUNS=$WORK/seed$SEED
 CIFAR="train_dataloader.dataset.data_root=$DATA/cifar10 test_dataloader.dataset.data_root=$DATA/cifar10"
 mkdir -p "$RUNS/probe" "$RUNS/zeroshot"
-ckpt() { [ "$1" = random ] && echo '' || echo "$RUNS/$1/iter_200.pth"; }
+ckpt() { case $1 in random*) echo '';; *) echo "$RUNS/$1/iter_200.pth";; esac; }
 
-for run in ${SKIP_PROBE:+none} random mae_vit-t-p8 spmae-grid_spformer-t-s8 spmae_spformer-t-s8 \
+for run in ${SKIP_PROBE:+none} random random-vit mae_vit-t-p8 spmae-grid_spformer-t-s8 spmae_spformer-t-s8 \
            spmae-nodil_spformer-t-s8 spformer-t-s8; do
     [ $run = none ] && break
     out=$RUNS/probe/$run.json
     c=$(ckpt $run)
     if [ -f "$out" ] || { [ -n "$c" ] && [ ! -f "$c" ]; }; then continue; fi
     cls=configs/spmae/spformer-t-s8_1xb64-30e_cifar10-64px.py
-    [ $run = mae_vit-t-p8 ] && cls=configs/spmae/vit-t-p8_1xb64-30e_cifar10-64px.py
+    case $run in mae_vit-t-p8|random-vit) cls=configs/spmae/vit-t-p8_1xb64-30e_cifar10-64px.py;; esac
     $PY tools/linear_probe.py $cls $c --max-samples $SAMPLES --seed $SEED --device cpu \
         --work-dir "$RUNS/probe/$run" --out "$out" --cfg-options $CIFAR > "$RUNS/probe/$run.log" 2>&1 \
         || { echo "failed: probe $run (see $RUNS/probe/$run.log)"; continue; }

@@ -22,6 +22,7 @@ RUNS = [
     ('M3', 'spmae_spformer-t-s8', 'SP-MAE, EMA-teacher superpixel masks, dilation 2 px'),
     ('M4', 'spmae-nodil_spformer-t-s8', 'SP-MAE, teacher masks, no dilation'),
     ('R', 'random', 'SPFormer-T/8, random init'),
+    ('R-ViT', 'random-vit', 'ViT-T/8, random init'),
     ('S', 'spformer-t-s8', 'SPFormer-T/8, supervised (labels)'),
     ('grid', 'grid-28x28', '28x28 grid'),
     ('SLIC', 'slic-n784', 'SLIC, 784 asked'),
