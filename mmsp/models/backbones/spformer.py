@@ -2,6 +2,7 @@
 import math
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
+import torch
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmengine.logging import print_log
@@ -47,10 +48,11 @@ class SPFormer(BaseModule):
     Superpixel provider: :meth:`forward_association` (logits of one stage),
     :meth:`forward_with_association` (outputs plus every stage's logits from one pass),
     :meth:`forward_superpixels` (hard ids at image size), with :attr:`pixel_stride` and
-    :attr:`cell_size`. Details the paper leaves open follow the authors' released code: 2 SCA
-    layers per stage, parallel SCA updates, unfolding with the last SCA layer's association
-    renormalised over the 9 candidates, LN2d + GELU stem, a fixed ``1/sqrt(d)`` temperature,
-    ``-inf`` at candidates outside the grid, a soft association in training.
+    :attr:`cell_size`. Masked modelling (SP-MAE): :meth:`forward_masked`. Details the paper
+    leaves open follow the authors' released code: 2 SCA layers per stage, parallel SCA updates,
+    unfolding with the last SCA layer's association renormalised over the 9 candidates, LN2d +
+    GELU stem, a fixed ``1/sqrt(d)`` temperature, ``-inf`` at candidates outside the grid, a soft
+    association in training.
 
     Args:
         arch (str | dict): ``'tiny'``/``'small'``/``'base'`` (or ``t``/``s``/``b``) or a dict with
@@ -261,6 +263,28 @@ class SPFormer(BaseModule):
         return stage % self.num_stages
 
     # ------------------------------------------------------------------ forward
+    def _forward_stages(self,
+                        x: Tensor,
+                        indices: Sequence[int],
+                        keep_ids: Optional[Tensor] = None,
+                        mask_token: Optional[Tensor] = None
+                        ) -> Tuple[Tensor, Tensor, Dict[int, Tensor], List[Tensor]]:
+        """Stem, superpixel init and every stage.
+
+        Returns:
+            tuple: the final pixels ``x`` (B, Cp, H, W) and superpixels ``z`` (B, Cs, h, w), the
+            tokens after every global block in ``indices`` and each stage's association logits.
+        """
+        x = self._embed(x)
+        z = self.superpixel_init(x)
+        tokens, associations = {}, []
+        for stage, first in zip(self.stages, self.block_offsets):
+            keep = [i - first for i in indices if 0 <= i - first < len(stage.blocks)]
+            x, z, assoc, stage_tokens = stage(x, z, keep, keep_ids, mask_token)
+            tokens.update((first + i, t) for i, t in stage_tokens.items())
+            associations.append(assoc)
+        return x, z, tokens, associations
+
     def forward_with_association(self, x: Tensor) -> Tuple[Tuple[Tensor, ...], List[Tensor]]:
         """Backbone outputs plus the association logits of every stage.
 
@@ -272,14 +296,7 @@ class SPFormer(BaseModule):
             the logits (B, M_k, 9, ceil(H0/r), ceil(W0/r)) of the last SCA layer of stage ``k``
             (``-inf`` at invalid candidates; heads not merged).
         """
-        x = self._embed(x)
-        z = self.superpixel_init(x)
-        tokens, associations = {}, []
-        for stage, first in zip(self.stages, self.block_offsets):
-            keep = [i - first for i in self.out_indices if 0 <= i - first < len(stage.blocks)]
-            x, z, assoc, stage_tokens = stage(x, z, keep)
-            tokens.update((first + i, t) for i, t in stage_tokens.items())
-            associations.append(assoc)
+        x, z, tokens, associations = self._forward_stages(x, self.out_indices)
         outs = []
         for i, index in enumerate(self.out_indices):
             t = tokens[index]
@@ -304,6 +321,55 @@ class SPFormer(BaseModule):
         the pixel map (B, Cp, ceil(H0/r), ceil(W0/r)) comes first.
         """
         return self.forward_with_association(x)[0]
+
+    def forward_masked(self, x: Tensor, keep_ids: Tensor,
+                       mask_token: Tensor) -> Tuple[Tensor, List[Tensor]]:
+        """Encoder of masked modelling (SP-MAE): the global blocks see the visible tokens only.
+
+        As MAE's encoder (He et al., arXiv 2111.06377, Sec. 3), the ViT blocks of every stage
+        run on the tokens ``keep_ids`` alone; between stages the grid is refilled with
+        ``mask_token`` at the other slots, since SCA and the unfolding need every superpixel
+        (:meth:`SPFormerStage.forward`). The stem, the SCA layers and the unfolding read every
+        pixel of ``x``, so the masked *content* must already be removed from the image
+        (``mmsp.models.selfsup.SPMAE`` fills it with a learned colour before calling this).
+        With every id, in ascending order, the tokens and associations are those of
+        :meth:`forward_with_association`, bit for bit.
+
+        Args:
+            x (Tensor): (masked) images (B, in_channels, H0, W0).
+            keep_ids (Tensor): (B, K) int64 ids of the visible superpixel tokens, unique per
+                row, in ``[0, h*w)`` of the ``ceil(H0 / (r s)) x ceil(W0 / (r s))`` grid.
+            mask_token (Tensor): the learned ``[MASK]`` embedding, ``embed_dims`` values.
+
+        Returns:
+            tuple: the visible tokens after the last block (B, K, Cs), normalised per token by
+            the output norm (``fc_norm`` for ``avg_featmap``, the last block's out norm for
+            ``featmap``; as MAE's encoder ends with its LayerNorm), and every stage's
+            association logits (B, M, 9, ceil(H0/r), ceil(W0/r)).
+        """
+        grid = tuple(math.ceil(v / self.superpixel_stride) for v in x.shape[-2:])
+        num = grid[0] * grid[1]
+        if keep_ids.dim() != 2 or keep_ids.shape[0] != x.shape[0] or keep_ids.dtype != torch.long:
+            raise ValueError(f'SPFormer.forward_masked: keep_ids must be int64 (B={x.shape[0]}, '
+                             f'K), got {tuple(keep_ids.shape)} {keep_ids.dtype}')
+        ids = keep_ids.sort(dim=1).values
+        if keep_ids.numel() and (ids[:, 0].min() < 0 or ids[:, -1].max() >= num
+                                 or (ids.diff(dim=1) == 0).any()):
+            raise ValueError(f'SPFormer.forward_masked: keep_ids must be unique per image and in '
+                             f'[0, {num}) for the {grid} grid')
+        if mask_token.numel() != self.embed_dims:
+            raise ValueError(f'SPFormer.forward_masked: mask_token has {mask_token.numel()} '
+                             f'values, expected embed_dims={self.embed_dims}')
+        last = self.num_layers - 1
+        _, _, tokens, associations = self._forward_stages(x, (last, ), keep_ids, mask_token)
+        if self.out_type == 'avg_featmap':
+            norm = self.fc_norm
+        elif last in self.out_indices:
+            norm = self.out_norms[self.out_indices.index(last)]
+        else:
+            raise ValueError('SPFormer.forward_masked: featmap backbones need the last block '
+                             f'({last}) among out_indices for its output norm')
+        return norm(tokens[last]), associations
 
     def forward_association(self, x: Tensor, stage: int = -1) -> Tensor:
         """Association logits of one stage (superpixel-provider contract).

@@ -1,5 +1,6 @@
 """One SPFormer stage: SCA iterations, position embedding, ViT blocks, pixel unfolding."""
 import functools
+import math
 from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import torch
@@ -8,7 +9,8 @@ from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor, nn
 
-from ..utils import PixelUnfolding, SuperpixelCrossAttention, TransformerBlock, resize_pos_embed
+from ..utils import (PixelUnfolding, SuperpixelCrossAttention, TransformerBlock, gather_tokens,
+                     resize_pos_embed, scatter_tokens)
 
 
 def _maybe_checkpoint(fn: Callable, *args: Tensor, enabled: bool):
@@ -152,7 +154,9 @@ class SPFormerStage(BaseModule):
     def forward(self,
                 x: Tensor,
                 z: Tensor,
-                keep: Optional[Sequence[int]] = None
+                keep: Optional[Sequence[int]] = None,
+                keep_ids: Optional[Tensor] = None,
+                mask_token: Optional[Tensor] = None
                 ) -> Tuple[Tensor, Tensor, Tensor, Dict[int, Tensor]]:
         """One stage.
 
@@ -163,23 +167,38 @@ class SPFormerStage(BaseModule):
                 output tokens are returned; None: every block's. Tokens that are not kept are
                 freed as the next block runs, so their memory is reused (at batch 32 the 12
                 token maps of SPFormer-S held alive are ~115 MB of fresh memory per forward).
+            keep_ids (Tensor, optional): masked modelling (SP-MAE): (B, K) ids of the visible
+                tokens. The blocks see only those (MAE, arXiv 2111.06377, Sec. 3: no mask
+                tokens in the encoder); afterwards the grid is refilled with ``mask_token`` at
+                the other slots, because the next SCA layer and the unfolding need every
+                superpixel. None (default): every token, the plain SPFormer stage.
+            mask_token (Tensor, optional): the learned ``[MASK]`` embedding (Cs values); needed
+                with ``keep_ids``.
 
         Returns:
             tuple: ``x``, ``z``, the association logits (B, M, K, *size) and a dict from each
-            kept block index to its output tokens (B, prod(grid), Cs).
+            kept block index to its output tokens (B, prod(grid), Cs), or (B, K, Cs) with
+            ``keep_ids``.
         """
         keep = range(len(self.blocks)) if keep is None else keep
         if any(not 0 <= i < len(self.blocks) for i in keep):
             raise ValueError(f'SPFormerStage: keep {list(keep)} out of range for '
                              f'{len(self.blocks)} blocks')
+        if keep_ids is not None and mask_token is None:
+            raise ValueError('SPFormerStage: keep_ids needs a mask_token')
         x, z, assoc = self.associate(x, z)
         b, c, *grid = z.shape
         tokens = z.flatten(2).transpose(1, 2) + self.pos_embed_for(tuple(grid))
+        if keep_ids is not None:
+            tokens = gather_tokens(tokens, keep_ids)  # (B, K, Cs): the visible tokens
         outs = {}
         for i, block in enumerate(self.blocks):
             tokens = _maybe_checkpoint(block, tokens, enabled=self.with_cp and self.training)
             if i in keep:
                 outs[i] = tokens
+        if keep_ids is not None:
+            # [MASK] at the hidden slots
+            tokens = scatter_tokens(tokens, keep_ids, mask_token, math.prod(grid))
         z = tokens.reshape(b, *grid, c).movedim(-1, 1)  # channels-last memory format
         if self.unfold is not None:
             x = _maybe_checkpoint(self.unfold, x, z, assoc, enabled=self.with_cp and self.training)
