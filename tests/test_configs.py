@@ -3,13 +3,15 @@
 Nothing is skipped: a config whose model needs an optional package that is not installed fails
 here (the stack installed by tools/setup_env.sh has everything the shipped configs use).
 """
+import copy
 from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import DATASETS, METRICS
+from mmengine.registry import DATASETS, HOOKS, METRICS
 
+from mmsp.engine.hooks import AtomicCheckpointHook
 from mmsp.utils import build_model_from_config, config_family
 
 CONFIG_ROOT = Path(__file__).resolve().parents[1] / 'configs'
@@ -68,5 +70,10 @@ def test_config_builds(path):
         for name, scope in _typed(cfg.get(evaluator)):
             assert _registered(METRICS, name, scope or cfg.default_scope) is not None, \
                 f'{evaluator}: unknown metric {name}'
+    if cfg.get('train_cfg'):  # checkpoints are written atomically, with any training tool
+        hook = cfg.default_hooks.checkpoint
+        assert hook.type == 'mmseg.AtomicCheckpointHook', f'checkpoint hook {hook.type}'
+        with HOOKS.switch_scope_and_registry(cfg.default_scope) as hooks:
+            assert isinstance(hooks.build(copy.deepcopy(hook)), AtomicCheckpointHook)
     model = build_model_from_config(cfg)
     assert isinstance(model, torch.nn.Module)  # parameter-free baselines (SLIC, grids) exist

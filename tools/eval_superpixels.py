@@ -19,6 +19,11 @@ defines ``zero_shot_input_size`` (SPFormer: (224, 224)) gets a ``Resize`` to tha
 after ``LoadImageFromFile``. ``--out`` writes the table as Markdown (``.md``) or JSON (``.json``).
 A method is named by its config's file stem; a config given twice (say with trained and without
 any weights) is told apart by its checkpoint's stem in brackets (:func:`mmsp.utils.method_names`).
+
+A checkpoint must match its method's model (``mmsp.engine.hooks.CheckedLoadHook``): missing,
+unexpected or shape-mismatched keys stop the tool with an error naming them. The zero-shot
+SPFormer configs set ``load_prefix = 'backbone.'``, so a classifier or segmentor checkpoint
+gives its backbone; ``--non-strict`` loads what matches and logs the rest.
 """
 import argparse
 import copy
@@ -35,7 +40,7 @@ import mmsp  # noqa: F401  (registers mmsp and its safe checkpoint loader)
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mmsp.utils import method_names
+from mmsp.utils import add_checked_load_hook, method_names
 
 _RUN_COUNTER = itertools.count()
 COLUMNS = ('num_superpixels', 'sp_mIoU', 'sp_mAcc', 'ASA', 'BR', 'BP', 'UE', 'UE_levinshtein', 'EV',
@@ -59,6 +64,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--work-dir', default='work_dirs/eval_superpixels', help='folder for the per-method logs')
     parser.add_argument('--out', help='write the table to a .md or .json file')
+    parser.add_argument(
+        '--non-strict',
+        action='store_true',
+        help='load what matches each model and log the rest (a deliberate partial load; by '
+        'default a checkpoint whose keys or shapes differ is refused)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -122,6 +132,7 @@ def build_method_config(config: str,
     cfg.load_from = checkpoint
     cfg.resume = False
     cfg.launcher = 'none'
+    add_checked_load_hook(cfg, strict=False if args.non_strict else None)
     return cfg
 
 

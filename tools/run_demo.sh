@@ -31,6 +31,14 @@ START=$SECONDS
 
 step() { printf '\n[run_demo %3d min] %s\n' $(((SECONDS - START) / 60)) "$*"; }
 run() { printf '  $'; printf ' %q' "$@"; printf '\n'; "$@"; }
+set_aside() {  # a rerun never overwrites a run's checkpoints: its work dir is moved aside first
+  if compgen -G "$1/*.pth" >/dev/null; then
+    local old
+    old="$1.previous-$(date +%Y%m%d-%H%M%S)"
+    mv "$1" "$old"
+    echo "[run_demo] $1 held the checkpoints of an earlier run: moved to $old"
+  fi
+}
 data_root() {  # cfg-options pointing every dataloader at $1
   printf '%s\n' "train_dataloader.dataset.data_root=$1" "val_dataloader.dataset.data_root=$1" \
     "test_dataloader.dataset.data_root=$1"
@@ -77,6 +85,7 @@ else
 fi
 step "1/5 train SPFormer-T on $CLS_NAME"
 mapfile -t CLS_ROOT < <(data_root "$CLS_DATA")
+set_aside "$CLS_WORK"
 run "$PY" tools/train.py "$CLS_CFG" --work-dir "$CLS_WORK" \
   --cfg-options "${CLS_ROOT[@]}" "${SHORT[@]}" "${CLS_SHORT[@]}"
 CLS_CKPT="$(cat "$CLS_WORK/last_checkpoint")"
@@ -100,6 +109,7 @@ SEG_OPTS=("${SEG_ROOT[@]}" "${SHORT[@]}" train_dataloader.num_workers=0
           train_dataloader.persistent_workers=False val_dataloader.num_workers=0
           val_dataloader.persistent_workers=False test_dataloader.num_workers=0
           test_dataloader.persistent_workers=False)
+set_aside "$SEG_WORK"
 run "$PY" tools/train.py "$SEG_CFG" --work-dir "$SEG_WORK" --cfg-options "${SEG_OPTS[@]}"
 SEG_CKPT="$(cat "$SEG_WORK/last_checkpoint")"
 run "$PY" tools/analysis_tools/plot_curve.py "$SEG_WORK" --out "$WORK/curve_sp-head_camvid.png" \

@@ -3,12 +3,20 @@
 Usage::
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out OUT] [--show-dir DIR]
-                                           [--cfg-options key=value ...] [--launcher ...]
+                                           [--non-strict] [--cfg-options key=value ...]
+                                           [--launcher ...]
 
 ``CHECKPOINT`` is loaded through mmsp's safe local loader (``torch.load(weights_only=True)`` plus
 an exact allow-list, see README "Checkpoints and trust"): runner checkpoints written by
 ``tools/train.py`` and files from ``tools/misc/publish_model.py`` both work; a file that needs any
-other pickle global is refused.
+other pickle global, or that is not a checkpoint at all, is refused with a message naming it.
+
+The weights must match the model (``mmsp.engine.hooks.CheckedLoadHook``): a checkpoint with
+missing, unexpected or shape-mismatched keys (another architecture, another ``num_classes``,
+another model size) stops the test with an error listing them, before anything is evaluated.
+``--non-strict`` (config ``load_strict=False``) loads what matches and logs the rest; a config
+whose model takes one part of a checkpoint sets ``load_prefix`` (the zero-shot superpixel
+configs take a classifier's ``backbone.*``).
 
 ``--out`` follows the stock tool of each family: for segmentation configs it is a folder where
 ``IoUMetric`` writes the predicted label maps as PNG files; for classification configs it is a
@@ -30,7 +38,8 @@ from typing import List, Optional
 import mmsp  # noqa: F401  isort:skip  (registers mmsp modules and the safe checkpoint loader)
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.runner import Runner
-from mmsp.utils import config_family, finish_distributed, prepare_cpu_distributed
+from mmsp.utils import (add_checked_load_hook, config_family, finish_distributed,
+                        prepare_cpu_distributed)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -43,6 +52,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--out',
         help='seg: folder for predicted label PNGs; cls: .pkl file with the raw predictions')
     parser.add_argument('--show-dir', help='folder for drawn predictions')
+    parser.add_argument(
+        '--non-strict',
+        action='store_true',
+        help='load what matches the model and log the rest (a deliberate partial load; by '
+        'default a checkpoint whose keys or shapes differ is refused)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -110,6 +124,7 @@ def build_config(args: argparse.Namespace) -> Config:
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    add_checked_load_hook(cfg, strict=False if args.non_strict else None)
     if family == 'seg':
         _apply_seg_outputs(cfg, args)
     else:

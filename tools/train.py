@@ -2,8 +2,21 @@
 
 Usage::
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--non-strict]
                                  [--cfg-options key=value ...] [--launcher none|pytorch|slurm|mpi]
+
+Checkpoints (see README, "Checkpoints and trust"):
+
+* they are written atomically (``mmsp.engine.hooks.AtomicCheckpointHook``, named by every mmsp
+  training config; this tool also puts it in place of an mmengine ``CheckpointHook``): a kill
+  never leaves a half-written file or a ``last_checkpoint`` that names one, and old checkpoints
+  are deleted only after the new one is complete;
+* a new run into a work dir that already holds checkpoints stops with an error naming them
+  (continue it with ``--resume``, or use another ``--work-dir``); ``--resume`` alone continues
+  from ``<work dir>/last_checkpoint`` and stops if that is missing while checkpoints are there;
+* ``load_from`` (and a resumed checkpoint) must match the model: keys and shapes are checked
+  (``mmsp.engine.hooks.CheckedLoadHook``); ``--non-strict`` (config ``load_strict=False``) is the
+  switch for a deliberate partial load.
 
 Distributed runs go through ``tools/dist_train.sh`` (torchrun, ``--launcher pytorch``). On a
 machine without CUDA they run on the CPU with the gloo backend (see
@@ -26,8 +39,8 @@ from typing import List, Optional
 import mmsp  # noqa: F401  isort:skip  (registers mmsp modules and the safe checkpoint loader)
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
-from mmsp.utils import (config_family, enable_amp, finish_distributed,
-                        prepare_cpu_distributed)
+from mmsp.utils import (add_checked_load_hook, check_work_dir, config_family, enable_amp,
+                        finish_distributed, prepare_cpu_distributed, use_atomic_checkpoint_hook)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -42,6 +55,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         const='auto',
         help='resume training: without a value from the latest checkpoint in the work dir, '
         'with a value from that checkpoint')
+    parser.add_argument(
+        '--non-strict',
+        action='store_true',
+        help='load_from: load what matches the model and log the rest (a deliberate partial '
+        'load; by default a checkpoint whose keys or shapes differ is refused)')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -83,6 +101,8 @@ def build_config(args: argparse.Namespace) -> Config:
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
+    use_atomic_checkpoint_hook(cfg)
+    add_checked_load_hook(cfg, strict=False if args.non_strict else None)
     return cfg
 
 
@@ -96,7 +116,8 @@ def build_runner(cfg: Config) -> Runner:
 def main(argv: Optional[List[str]] = None) -> Runner:
     args = parse_args(argv)
     cfg = build_config(args)
-    notes = prepare_cpu_distributed(cfg)
+    work_dir_note = check_work_dir(cfg)
+    notes = prepare_cpu_distributed(cfg) + ([work_dir_note] if work_dir_note else [])
     runner = build_runner(cfg)
     for note in notes:
         runner.logger.warning(note)

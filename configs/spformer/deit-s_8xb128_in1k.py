@@ -5,3 +5,6 @@
 _base_ = ['mmpretrain::deit/deit-small_4xb256_in1k.py', '../_base_/mmsp_runtime.py']
 
 train_dataloader = dict(batch_size=128)
+
+# checkpoints written atomically (mmsp.engine.hooks.AtomicCheckpointHook; same arguments)
+default_hooks = dict(checkpoint=dict(type='mmseg.AtomicCheckpointHook'))

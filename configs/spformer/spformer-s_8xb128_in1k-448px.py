@@ -1,7 +1,7 @@
-# SPFormer-S at 448 px with the same 14x14 = 196 superpixels (spec A10): the stride-8 stem
-# (superpixel stride 32) keeps the token count and the cost of the 224-px model (4.9 GFLOPs).
-# The paper does not state whether this model was fine-tuned from 224 px; this config trains
-# it with the full 300-epoch recipe. To fine-tune instead, add
+# SPFormer-S at 448 px with the same 14x14 = 196 superpixels (the paper's 448-px model): the
+# stride-8 stem (superpixel stride 32) keeps the token count and the cost of the 224-px model (4.9
+# GFLOPs). The paper does not state whether this model was fine-tuned from 224 px; this config
+# trains it with the full 300-epoch recipe. To fine-tune instead, add
 # model.backbone.init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.').
 _base_ = './spformer-s_8xb128_in1k.py'
 

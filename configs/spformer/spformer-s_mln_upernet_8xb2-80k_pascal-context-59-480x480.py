@@ -35,3 +35,6 @@ param_scheduler = [
 train_dataloader = dict(batch_size=2)  # 8 GPUs x 2
 val_dataloader = dict(batch_size=1)
 test_dataloader = val_dataloader
+
+# checkpoints written atomically (mmsp.engine.hooks.AtomicCheckpointHook; same arguments)
+default_hooks = dict(checkpoint=dict(type='mmseg.AtomicCheckpointHook'))

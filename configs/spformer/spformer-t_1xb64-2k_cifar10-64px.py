@@ -46,6 +46,7 @@ test_cfg = dict()
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500, max_keep_ckpts=2))
+    checkpoint=dict(
+        type='mmseg.AtomicCheckpointHook', by_epoch=False, interval=500, max_keep_ckpts=2))
 log_processor = dict(by_epoch=False, window_size=10)
 randomness = dict(seed=0)

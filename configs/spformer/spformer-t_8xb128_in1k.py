@@ -23,3 +23,6 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=True, end=5, convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=5, end=300)
 ]
+
+# checkpoints written atomically (mmsp.engine.hooks.AtomicCheckpointHook; same arguments)
+default_hooks = dict(checkpoint=dict(type='mmseg.AtomicCheckpointHook'))

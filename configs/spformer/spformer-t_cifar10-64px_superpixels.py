@@ -2,13 +2,15 @@
 # tools/visualization/visualize_superpixels.py: the image is resized to 64x64
 # (4x4 = 16 superpixels), the
 # final-stage association is upsampled to image resolution, arg-maxed and resized back.
-# The runner checkpoint's backbone.* keys load into this model (head.* keys are ignored):
+# The runner checkpoint's backbone.* keys load into this model (load_prefix; they must match it
+# exactly, the classifier's head.* keys are not used):
 #   python tools/visualization/visualize_superpixels.py IMG ... \
 #     --method configs/spformer/spformer-t_cifar10-64px_superpixels.py \
 #     --method configs/spformer/spformer-t_cifar10-64px_superpixels.py \
 #              work_dirs/spformer-t_1xb64-2k_cifar10-64px/iter_2000.pth
 _base_ = ['mmseg::_base_/default_runtime.py', '../_base_/mmsp_runtime.py']
 
+load_prefix = 'backbone.'
 model = dict(
     type='SuperpixelPredictor',
     backbone=dict(
@@ -17,7 +19,7 @@ model = dict(
         superpixel_stride=16,
         img_size=64,
         drop_path_rate=0.,
-        out_norm_cfg=None,  # only the association is used
+        out_type='avg_featmap',  # the classifier's backbone (with fc_norm), as in its checkpoint
         init_cfg=None),
     data_preprocessor=dict(
         type='SegDataPreProcessor',

@@ -33,7 +33,7 @@ class BSDS500Dataset(NameFilesOnErrorMixin, BaseSegDataset):
     * ``'all'`` (default): one sample per image whose ``gt_sem_seg`` stacks every annotator
       (A, H, W). The superpixels are computed once per image and
       :class:`~mmsp.evaluation.SuperpixelMetric` averages its ground-truth scores over the
-      (image, annotation) pairs - the SEAL convention, as in spec 5.3.
+      (image, annotation) pairs - the SEAL convention (Tu et al., CVPR 2018).
     * ``'each'``: one sample per (image, annotation) pair with a single-channel ground truth
       (usable by any mmseg pipeline); the same pair average, but a method runs A times per image
       (EV, CO and the count are then weighted by A).

@@ -1,17 +1,30 @@
-"""Cheap sanity checks on (image, annotation) file pairs, shared by the mmsp datasets.
+"""Cheap sanity checks on (image, annotation) file pairs and label values, shared by the mmsp
+datasets.
 
-Only image *headers* are read (PIL opens files lazily), so checking a few thousand pairs at
-dataset construction costs well under a second on a local disk.
+At construction only image *headers* are read (PIL opens files lazily), so checking a few
+thousand pairs costs well under a second on a local disk; the pixels of an annotation are read
+only when it is a 16/32-bit map (whose values mmseg's ``LoadAnnotations`` would cast to uint8,
+i.e. modulo 256). The label values of every sample are checked after its pipeline
+(:class:`CheckLabelValuesMixin`), in training and evaluation alike.
 """
 import os.path as osp
 from typing import Optional, Sequence, Tuple
 
+import numpy as np
+import torch
 from PIL import Image
 
-__all__ = ['image_header', 'check_seg_pair', 'NameFilesOnErrorMixin']
+__all__ = [
+    'image_header', 'check_seg_pair', 'check_label_values', 'NameFilesOnErrorMixin',
+    'CheckLabelValuesMixin'
+]
 
 #: PIL modes accepted for an index-valued segmentation map (8- or 16-bit single channel).
 LABEL_MODES = ('L', 'P', 'I;16', 'I;16B', 'I;16L', 'I')
+#: label modes of one byte per pixel; wider maps are read to check that their values fit uint8.
+BYTE_LABEL_MODES = ('L', 'P')
+#: offending values listed in an error message.
+_LISTED_VALUES = 10
 #: PIL modes of photographs that ``LoadImageFromFile(color_type='color')`` turns into 3-channel
 #: BGR: grey and palette images are replicated/expanded, the alpha channel of RGBA/LA is dropped.
 IMAGE_MODES = ('RGB', 'L', 'P', 'RGBA', 'LA', 'CMYK', 'YCbCr', 'I;16', 'I')
@@ -45,8 +58,9 @@ def check_seg_pair(img_path: str,
 
     Raises:
         FileNotFoundError: a missing image or annotation (the message names the file).
-        ValueError: an unsupported image mode, an RGB (colour-coded) annotation, or an
-            annotation whose size differs from the image's.
+        ValueError: an unsupported image mode, an RGB (colour-coded) annotation, a 16/32-bit
+            annotation with values outside 0..255 (uint8, what mmseg reads), or an annotation
+            whose size differs from the image's.
     """
     img_size, img_mode = image_header(img_path)
     if img_mode not in IMAGE_MODES:
@@ -66,6 +80,46 @@ def check_seg_pair(img_path: str,
             f'annotation {seg_path} is {seg_size[0]}x{seg_size[1]} (WxH) but its image '
             f'{img_path} is {img_size[0]}x{img_size[1]}; resize the annotation with '
             'nearest-neighbour interpolation (never bilinear) before training')
+    if seg_mode not in BYTE_LABEL_MODES:
+        with Image.open(seg_path) as im:
+            values = np.unique(np.asarray(im))
+        wide = values[(values < 0) | (values > 255)]
+        if wide.size:
+            raise ValueError(
+                f'annotation {seg_path} ({seg_mode}, more than 8 bits per pixel) has label '
+                f'values outside 0..255: {_listed(wide)}; the label maps are read as uint8 '
+                '(values modulo 256 would become other classes): store 8-bit class indices')
+
+
+def _listed(values: np.ndarray) -> str:
+    values = [int(v) for v in values]
+    more = len(values) - _LISTED_VALUES
+    return str(values[:_LISTED_VALUES]) + (f' and {more} more' if more > 0 else '')
+
+
+def check_label_values(gt: torch.Tensor, num_classes: int, ignore_index: Optional[int],
+                       where: str) -> None:
+    """Check that a ground-truth map holds class indices ``0 .. num_classes - 1`` or the ignore
+    index only.
+
+    Args:
+        gt (Tensor): label map (any shape, integer).
+        num_classes (int): number of classes.
+        ignore_index (int, optional): the ignored label.
+        where (str): the file(s) the map comes from, for the message.
+
+    Raises:
+        ValueError: other values; the message names ``where`` and the values.
+    """
+    values = torch.unique(gt)
+    bad = (values < 0) | (values >= num_classes)
+    if ignore_index is not None:
+        bad &= values != ignore_index
+    if bool(bad.any()):
+        raise ValueError(
+            f'annotation {where} has label values {_listed(values[bad].cpu().numpy())} outside '
+            f'the {num_classes} classes (0..{num_classes - 1}) and the ignore index '
+            f'{ignore_index}; fix the label map or the dataset\'s classes / label_map')
 
 
 def _files_of(data_info: dict) -> Tuple[str, ...]:
@@ -96,3 +150,25 @@ class NameFilesOnErrorMixin:
             except Exception:  # an exception type with a special constructor
                 named = RuntimeError(message)
             raise named from err
+
+
+class CheckLabelValuesMixin:
+    """Dataset mixin: the ground truth of every sample holds class indices or the ignore index.
+
+    After the pipeline (which applied ``label_map`` / ``reduce_zero_label``), ``prepare_data``
+    checks the packed ``gt_sem_seg`` with :func:`check_label_values` against the dataset's
+    ``classes`` and ``ignore_index``, so a stray value (e.g. 200 in an 11-class map) raises an
+    error naming the annotation file and the values instead of crashing in the loss (``Target
+    200 is out of bounds``) or being scored as a class. Costs one ``torch.unique`` per sample.
+    Put it after :class:`NameFilesOnErrorMixin` and before the dataset base class.
+    """
+
+    def prepare_data(self, idx: int):
+        data = super().prepare_data(idx)
+        sample = data.get('data_samples', None) if isinstance(data, dict) else None
+        gt = getattr(sample, 'gt_sem_seg', None)
+        if gt is not None:
+            info = self.get_data_info(idx)
+            where = info.get('seg_map_path') or info.get('img_path') or f'sample {idx}'
+            check_label_values(gt.data, len(self.metainfo['classes']), self.ignore_index, where)
+        return data

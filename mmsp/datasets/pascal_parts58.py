@@ -5,7 +5,7 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
 from .camvid import list_seg_pairs
-from .checks import NameFilesOnErrorMixin, check_seg_pair
+from .checks import CheckLabelValuesMixin, NameFilesOnErrorMixin, check_seg_pair
 
 __all__ = ['PascalParts58Dataset', 'voc_colormap']
 
@@ -26,7 +26,8 @@ def voc_colormap(num: int) -> List[List[int]]:
 
 
 @DATASETS.register_module()
-class PascalParts58Dataset(NameFilesOnErrorMixin, BaseSegDataset):
+class PascalParts58Dataset(NameFilesOnErrorMixin, CheckLabelValuesMixin,
+                           BaseSegDataset):
     """Pascal-Parts-58: 57 object parts plus background on Pascal VOC 2010 images.
 
     Users bring the data (it is not redistributed here); the expected layout is::
@@ -43,10 +44,13 @@ class PascalParts58Dataset(NameFilesOnErrorMixin, BaseSegDataset):
     release; the class names below follow that release's label ids (verify them against your
     label files: a wrong order mislabels per-class results but changes neither the painting nor
     ``sp_mIoU``/``sp_mAcc``, which only use the ids). Which split SPFormer used is not stated
-    (spec 3.11); the val config uses ``ImageSets/val.txt``.
+    in arXiv 2401.02931; the val config uses ``ImageSets/val.txt``.
 
     Checks at construction (``check_files=True``, local files; headers only): missing files,
-    colour-coded annotations and image/annotation size mismatches raise errors naming the files.
+    colour-coded annotations, 16-bit annotations with values above 255, image/annotation size
+    mismatches and an empty split raise errors naming the files. After the pipeline, labels
+    other than class indices and ``ignore_index`` raise an error naming the annotation file
+    (:class:`~mmsp.datasets.checks.CheckLabelValuesMixin`).
 
     Args:
         img_suffix (str): defaults to ``'.jpg'``.

@@ -1,4 +1,8 @@
 """Runner hooks registered in ``mmseg.registry.HOOKS``."""
-from .hooks import SuperpixelVisualizationHook
+from .hooks import (AtomicCheckpointHook, CheckedLoadHook, MainProcessLoggerHook,
+                    SuperpixelVisualizationHook)
 
-__all__ = ['SuperpixelVisualizationHook']
+__all__ = [
+    'AtomicCheckpointHook', 'CheckedLoadHook', 'MainProcessLoggerHook',
+    'SuperpixelVisualizationHook'
+]

@@ -1,4 +1,6 @@
-"""Superpixel-quality scores on one image, in plain numpy (definitions: spec section 5.2).
+"""Superpixel-quality scores on one image, in plain numpy.
+
+Definitions as in Stutz et al., arXiv 1612.01601.
 
 Every function takes a superpixel map ``sp`` (H, W) of arbitrary integer ids (any order, any
 gaps; only equality matters) and, where needed, a ground-truth map ``gt`` (H, W) of arbitrary
@@ -15,6 +17,10 @@ Conventions (recorded here once; :class:`~mmsp.evaluation.SuperpixelMetric` foll
 * **Boundary maps.** ``'stutz'``: a pixel is a boundary pixel if one of its 4-neighbours has
   another id (both sides are marked). ``'seal'``: one-sided, a pixel is marked if its right or
   lower neighbour has another id (SEAL / SSN scorer).
+* **Contingency table.** :func:`contingency_table` returns a scipy sparse (CSR) matrix that
+  stores only the (superpixel, label) pairs that occur: its memory is O(pairs), at most one per
+  valid pixel, whereas a dense K x G table of a map where every pixel has its own id and label
+  would need N^2 cells. The table functions accept it or a dense array.
 * **Tolerance.** A ground-truth boundary pixel is recalled if a superpixel boundary pixel lies in
   the ``(2r+1) x (2r+1)`` window around it. ``r`` is given in pixels (``tolerance_mode='pixels'``)
   or as a fraction of the image diagonal (``'diagonal'``: ``r = round(f * sqrt(H^2 + W^2))``,
@@ -24,7 +30,7 @@ import math
 from typing import Dict, Optional, Tuple
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, sparse
 
 __all__ = [
     'compact_ids', 'contingency_table', 'achievable_segmentation_accuracy',
@@ -44,6 +50,10 @@ def _check_map(name: str, x: np.ndarray) -> np.ndarray:
     if x.size == 0:
         raise ValueError(f'{name} is empty (shape {x.shape})')
     if not np.issubdtype(x.dtype, np.integer) and x.dtype != bool:
+        if not np.issubdtype(x.dtype, np.number):
+            raise ValueError(f'{name} must hold integer ids, got dtype {x.dtype}')
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f'{name} has non-finite (NaN/inf) values; ids must be integers')
         if not np.all(np.mod(x, 1) == 0):
             raise ValueError(f'{name} must hold integer ids, got dtype {x.dtype} with fractions')
         x = x.astype(np.int64)
@@ -68,6 +78,8 @@ def compact_ids(x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         tuple: the relabelled int64 array (same shape) and the K original ids (sorted).
     """
     flat = np.asarray(x).ravel()
+    if flat.dtype == bool:  # a boolean map is two ids (indexing with it would mask instead)
+        flat = flat.astype(np.int64)
     if flat.size and flat.min() >= 0 and flat.max() < 4 * flat.size + 1024:
         present = np.bincount(flat.astype(np.int64))
         values = np.flatnonzero(present)
@@ -79,8 +91,8 @@ def compact_ids(x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
 
 def contingency_table(sp: np.ndarray,
                       gt: np.ndarray,
-                      ignore_index: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
-    """Overlap counts ``n[j, i] = |S_j ∩ G_i|`` over the valid pixels.
+                      ignore_index: Optional[int] = None) -> Tuple[sparse.csr_array, np.ndarray]:
+    """Overlap counts ``n[j, i] = |S_j ∩ G_i|`` over the valid pixels, as a sparse matrix.
 
     Args:
         sp (np.ndarray): (H, W) superpixel ids.
@@ -88,53 +100,90 @@ def contingency_table(sp: np.ndarray,
         ignore_index (int, optional): label id excluded from the counts.
 
     Returns:
-        tuple: ``table`` (K, G) int64 over the K superpixels and G labels that have valid pixels,
-        and the G label ids (sorted). Both are empty when every pixel is ignored.
+        tuple: ``table``, a (K, G) ``scipy.sparse.csr_array`` of int64 counts over the K
+        superpixels and G labels that have valid pixels, holding only the pairs that occur
+        (``table.toarray()`` for a dense copy), and the G label ids (sorted). Both are empty
+        when every pixel is ignored.
     """
     sp, gt = _check_pair(sp, gt)
     if ignore_index is not None:
         valid = gt != ignore_index
         sp, gt = sp[valid], gt[valid]
     if sp.size == 0:
-        return np.zeros((0, 0), np.int64), np.zeros((0, ), gt.dtype)
+        return sparse.csr_array((0, 0), dtype=np.int64), np.zeros((0, ), gt.dtype)
     sp_c, _ = compact_ids(sp)
     gt_c, gt_ids = compact_ids(gt)
-    k, g = int(sp_c.max()) + 1, len(gt_ids)
-    table = np.bincount(sp_c.ravel() * g + gt_c.ravel(), minlength=k * g).reshape(k, g)
-    return table.astype(np.int64), gt_ids
+    shape = (int(sp_c.max()) + 1, len(gt_ids))
+    ones = np.ones(sp_c.size, np.int64)
+    table = sparse.csr_array((ones, (sp_c.ravel(), gt_c.ravel())), shape=shape)
+    table.sum_duplicates()
+    return table, gt_ids
 
 
-def achievable_segmentation_accuracy(table: np.ndarray) -> float:
+def _entries(table) -> Tuple[np.ndarray, np.ndarray, np.ndarray, Tuple[int, int]]:
+    """``(rows, cols, counts, shape)`` of the non-zero cells of a sparse or dense table."""
+    if sparse.issparse(table):
+        coo = table.tocoo()
+        coo.sum_duplicates()
+        rows, cols, counts = coo.row, coo.col, coo.data
+    else:
+        table = np.asarray(table)
+        rows, cols = np.nonzero(table)
+        counts = table[rows, cols]
+    keep = counts != 0
+    return (rows[keep].astype(np.int64), cols[keep].astype(np.int64),
+            counts[keep].astype(np.int64), tuple(table.shape))
+
+
+def _majority(rows: np.ndarray, cols: np.ndarray, counts: np.ndarray,
+              num_rows: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Per row: the column with the largest count (ties: smallest column; empty rows: 0) and
+    that count."""
+    best, top = np.zeros(num_rows, np.int64), np.zeros(num_rows, np.int64)
+    order = np.lexsort((cols, -counts, rows))
+    first = np.ones(order.size, bool)
+    first[1:] = rows[order][1:] != rows[order][:-1]
+    best[rows[order][first]] = cols[order][first]
+    top[rows[order][first]] = counts[order][first]
+    return best, top
+
+
+def achievable_segmentation_accuracy(table) -> float:
     """ASA ``= (1/N) sum_j max_i n_ij`` (NaN when N = 0)."""
-    n = table.sum()
-    return float(table.max(axis=1).sum() / n) if n else math.nan
+    rows, cols, counts, shape = _entries(table)
+    n = counts.sum()
+    return float(_majority(rows, cols, counts, shape[0])[1].sum() / n) if n else math.nan
 
 
-def undersegmentation_error_np(table: np.ndarray) -> float:
+def undersegmentation_error_np(table) -> float:
     """Neubert-Protzel UE ``= (1/N) sum_i sum_{j: n_ij>0} min(n_ij, |S_j| - n_ij)``."""
-    n = table.sum()
+    rows, _, counts, shape = _entries(table)
+    n = counts.sum()
     if not n:
         return math.nan
-    size = table.sum(axis=1, keepdims=True)
-    return float(np.minimum(table, size - table).sum() / n)
+    size = np.bincount(rows, counts, minlength=shape[0])[rows]
+    return float(np.minimum(counts, size - counts).sum() / n)
 
 
-def undersegmentation_error_levinshtein(table: np.ndarray) -> float:
+def undersegmentation_error_levinshtein(table) -> float:
     """Levinshtein UE ``= (1/|G|) sum_i (sum_{j: n_ij>0} |S_j| - |G_i|) / |G_i|``."""
-    if not table.sum():
+    rows, cols, counts, (num_sp, num_gt) = _entries(table)
+    if not counts.sum():
         return math.nan
-    size = table.sum(axis=1)
-    gt_size = table.sum(axis=0)
-    covered = ((table > 0) * size[:, None]).sum(axis=0)
-    return float(np.mean((covered - gt_size) / gt_size))
+    size = np.bincount(rows, counts, minlength=num_sp)
+    gt_size = np.bincount(cols, counts, minlength=num_gt)
+    covered = np.bincount(cols, size[rows], minlength=num_gt)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        return float(np.mean((covered - gt_size) / gt_size))
 
 
-def majority_labels(table: np.ndarray) -> np.ndarray:
+def majority_labels(table) -> np.ndarray:
     """Column index of the majority label of every superpixel (ties: smallest label id)."""
-    return table.argmax(axis=1)
+    rows, cols, counts, shape = _entries(table)
+    return _majority(rows, cols, counts, shape[0])[0]
 
 
-def class_areas(table: np.ndarray, gt_ids: np.ndarray,
+def class_areas(table, gt_ids: np.ndarray,
                 num_classes: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-class intersection, painted area and label area of the majority-label painting.
 
@@ -142,7 +191,7 @@ def class_areas(table: np.ndarray, gt_ids: np.ndarray,
     ground truth on the valid pixels (the statistics of mmseg's ``IoUMetric``).
 
     Args:
-        table (np.ndarray): (K, G) overlap counts.
+        table (scipy.sparse matrix | np.ndarray): (K, G) overlap counts.
         gt_ids (np.ndarray): (G,) label ids, which must lie in ``[0, num_classes)``.
         num_classes (int): number of classes.
 
@@ -159,25 +208,26 @@ def class_areas(table: np.ndarray, gt_ids: np.ndarray,
     inter = np.zeros(num_classes, np.int64)
     pred = np.zeros(num_classes, np.int64)
     label = np.zeros(num_classes, np.int64)
-    if table.size == 0:
+    rows, cols, counts, shape = _entries(table)
+    if counts.size == 0:
         return inter, pred, label
-    best = majority_labels(table)
-    rows = np.arange(table.shape[0])
-    np.add.at(inter, gt_ids[best], table[rows, best])
-    np.add.at(pred, gt_ids[best], table.sum(axis=1))
-    np.add.at(label, gt_ids, table.sum(axis=0))
+    best, top = _majority(rows, cols, counts, shape[0])
+    np.add.at(inter, gt_ids[best], top)
+    np.add.at(pred, gt_ids[best], np.bincount(rows, counts, minlength=shape[0]))
+    np.add.at(label, gt_ids[cols], counts)
     return inter, pred, label
 
 
-def image_miou_macc(table: np.ndarray) -> Tuple[float, float]:
+def image_miou_macc(table) -> Tuple[float, float]:
     """Mean IoU and mean accuracy of the majority-label painting over the labels of one image.
 
     Used for instance-like ground truth (BSDS500 segments), whose ids mean nothing across
     images. Every label present counts once. Returns NaNs when the image has no valid pixel.
     """
-    if not table.sum():
+    num_gt = table.shape[1]
+    inter, pred, label = class_areas(table, np.arange(num_gt), num_gt)
+    if not label.sum():
         return math.nan, math.nan
-    inter, pred, label = class_areas(table, np.arange(table.shape[1]), table.shape[1])
     union = pred + label - inter
     return float(np.mean(inter / union)), float(np.mean(inter / label))
 

@@ -8,7 +8,7 @@ from .association import (association_logits, association_weights, block_logits,
 from .cell_layout import from_blocks, to_blocks
 from .grid import (NEIGHBOR_OFFSETS, NUM_NEIGHBORS, SuperpixelGrid, gather_neighbors, grid_to_heads,
                    heads_to_grid, neighbor_offsets, shift_to_pixels, shift_to_superpixels)
-from .hard_assignment import association_to_superpixels, hard_assignment
+from .hard_assignment import association_to_superpixels, hard_assignment, infer_pixel_stride
 from .id_maps import enforce_connectivity, relabel_contiguous, resize_ids
 from .upsample import upsample_association
 
@@ -19,5 +19,5 @@ __all__ = [
     'blocks_to_association', 'association_logits', 'association_weights', 'merge_heads',
     'superpixel_update', 'unfold_superpixels', 'unfold_with_logits', 'hard_assignment',
     'relabel_contiguous', 'resize_ids', 'enforce_connectivity', 'upsample_association',
-    'association_to_superpixels'
+    'association_to_superpixels', 'infer_pixel_stride'
 ]

@@ -19,6 +19,12 @@ contiguous heads of width ``d``.
 * **Unfolding** (:func:`unfold_with_logits`): ``out_p = sum_n softmax_n(A_p)_n V_{c_n(p)}``,
   each pixel's combination of its candidates' vectors (normalised over the candidates).
 
+:func:`association_logits`, :func:`superpixel_update` and :func:`unfold_with_logits` take
+``causal`` (a causal :class:`~mmsp.ops.grid.SuperpixelGrid`: no
+candidate one cell ahead along the leading, temporal dimension; 18 instead of 27 candidates
+for an interior voxel of a clip). The logits are then ``-inf`` there too, and the updates and
+hard ids read them like candidates outside the grid.
+
 Everything runs in the block layout of :mod:`mmsp.ops.cell_layout` (pixels of a cell
 contiguous): logits cost ``O(K * N * M)`` memory and values ``O(N * C)``; no ``K x C``
 neighbour tensor is built at pixel resolution. Softmaxes run in at least float32 (also under
@@ -181,8 +187,12 @@ def _check_association(assoc: Tensor, grid: SuperpixelGrid, what: str,
                          f'{grid.num_candidates} candidates')
 
 
-def association_logits(pixel_query: Tensor, superpixel_key: Tensor, stride: Stride,
-                       num_heads: int = 1, scale: Optional[float] = None) -> Tensor:
+def association_logits(pixel_query: Tensor,
+                       superpixel_key: Tensor,
+                       stride: Stride,
+                       num_heads: int = 1,
+                       scale: Optional[float] = None,
+                       causal: bool = False) -> Tensor:
     """Multi-head logits of every pixel toward its candidate superpixels.
 
     Args:
@@ -193,12 +203,15 @@ def association_logits(pixel_query: Tensor, superpixel_key: Tensor, stride: Stri
         stride (int | tuple[int]): the cell size in pixels of ``pixel_query``.
         num_heads (int): number of channel groups ``M``.
         scale (float, optional): defaults to ``1 / sqrt(C / M)``.
+        causal (bool): also ``-inf`` at the candidates one cell ahead along the leading
+            dimension (clips: the next temporal cell).
 
     Returns:
         Tensor: (B, M, K, *size), at least float32; ``-inf`` where the candidate is outside
         the grid (``K = 9`` for images, 27 for clips).
     """
-    grid = SuperpixelGrid.from_tensors(pixel_query, superpixel_key, stride, 'association_logits')
+    grid = SuperpixelGrid.from_tensors(pixel_query, superpixel_key, stride, 'association_logits',
+                                       causal)
     if pixel_query.shape[1] != superpixel_key.shape[1]:
         raise ValueError(f'association_logits: channel mismatch, pixels {tuple(pixel_query.shape)}'
                          f' vs superpixels {tuple(superpixel_key.shape)}')
@@ -228,13 +241,17 @@ def merge_heads(logits: Tensor) -> Tensor:
     return logits.sum(dim=1) / math.sqrt(logits.shape[1])
 
 
-def superpixel_update(logits: Tensor, pixel_value: Tensor, stride: Stride) -> Tensor:
+def superpixel_update(logits: Tensor,
+                      pixel_value: Tensor,
+                      stride: Stride,
+                      causal: bool = False) -> Tensor:
     """Every superpixel's softmax-weighted mean of the values of its window's pixels.
 
     Args:
         logits (Tensor): (B, M, K, *size) association logits (``-inf`` = invalid).
         pixel_value (Tensor): (B, C, *size) pixel values, ``C`` divisible by ``M``.
         stride (int | tuple[int]): cell size.
+        causal (bool): mask the candidates ahead along the leading dimension as well.
 
     Returns:
         Tensor: (B, C, *shape) update ``dZ`` (add it to the superpixels for the residual form).
@@ -242,7 +259,7 @@ def superpixel_update(logits: Tensor, pixel_value: Tensor, stride: Stride) -> Te
     if pixel_value.dim() < 3:
         raise ValueError(f'superpixel_update: pixel values must be (B, C, *size), '
                          f'got {tuple(pixel_value.shape)}')
-    grid = SuperpixelGrid.of(pixel_value.shape[2:], stride)
+    grid = SuperpixelGrid.of(pixel_value.shape[2:], stride, causal)
     _check_association(logits, grid, 'superpixel_update', pixel_value)
     num_heads = logits.shape[1]
     _check_heads(pixel_value.shape[1], num_heads, 'superpixel_update')
@@ -268,31 +285,33 @@ def unfold_superpixels(weights: Tensor,
     Returns:
         Tensor: (B, C, *size).
     """
-    return _unfold(weights, superpixel_value, stride, channels_last, softmax=False,
+    return _unfold(weights, superpixel_value, stride, channels_last, False, softmax=False,
                    what='unfold_superpixels')
 
 
 def unfold_with_logits(logits: Tensor,
                        superpixel_value: Tensor,
                        stride: Stride,
-                       channels_last: bool = False) -> Tensor:
+                       channels_last: bool = False,
+                       causal: bool = False) -> Tensor:
     """``unfold_superpixels(association_weights(logits), superpixel_value, stride)``.
 
     The softmax over the candidates runs in the block layout, after the candidates outside the
-    grid are masked here (so unmasked logits give the same result as masked ones). Same
-    arguments and result as :func:`unfold_superpixels`, with association logits for weights.
+    grid are masked here (so unmasked logits give the same result as masked ones; with
+    ``causal``, the candidates ahead too). Same arguments and result as
+    :func:`unfold_superpixels`, with association logits for weights.
     """
-    return _unfold(logits, superpixel_value, stride, channels_last, softmax=True,
+    return _unfold(logits, superpixel_value, stride, channels_last, causal, softmax=True,
                    what='unfold_with_logits')
 
 
 def _unfold(assoc: Tensor, superpixel_value: Tensor, stride: Stride, channels_last: bool,
-            softmax: bool, what: str) -> Tensor:
+            causal: bool, softmax: bool, what: str) -> Tensor:
     """Checks, then :func:`block_unfold` of the (soft-maxed) association in block layout."""
     kind = 'logits' if softmax else 'weights'
     if assoc.dim() < 4:
         raise ValueError(f'{what}: {kind} must be (B, M, K, *size), got {tuple(assoc.shape)}')
-    grid = SuperpixelGrid.of(assoc.shape[3:], stride)
+    grid = SuperpixelGrid.of(assoc.shape[3:], stride, causal)
     _check_association(assoc, grid, what)
     if superpixel_value.dim() != 2 + grid.ndim or tuple(superpixel_value.shape[2:]) != grid.shape:
         raise ValueError(f'{what}: superpixels {tuple(superpixel_value.shape)} do not match the '

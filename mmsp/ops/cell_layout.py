@@ -13,7 +13,9 @@ from torch import Tensor
 
 from .grid import SuperpixelGrid
 
-__all__ = ['to_cells', 'from_cells', 'cell_heads', 'grid_to_cells', 'to_blocks', 'from_blocks']
+__all__ = [
+    'to_cells', 'from_cells', 'cell_heads', 'grid_to_cells', 'to_blocks', 'from_blocks', 'cell_mean'
+]
 
 
 def to_cells(x: Tensor, grid: SuperpixelGrid) -> Tensor:
@@ -73,3 +75,16 @@ def grid_to_cells(z: Tensor) -> Tensor:
 def to_blocks(x: Tensor, grid: SuperpixelGrid, num_heads: int = 1) -> Tensor:
     """Pixel map (B, C, *size) to the head-leading block layout (B, M, *shape, P, C // M)."""
     return cell_heads(to_cells(x, grid), num_heads)
+
+
+def cell_mean(xc: Tensor, grid: SuperpixelGrid) -> Tensor:
+    """Mean over the real pixels of every cell: (B, *shape, P, C) -> (B, *shape, C).
+
+    Partial cells at the end of a dimension (also cells larger than the map, e.g. a two-frame
+    cell of a one-frame clip) are averaged over the pixels they hold, never over padding.
+    """
+    if not grid.is_padded:
+        return xc.mean(-2)
+    valid = grid.pixel_mask(xc.device)  # (*shape, P)
+    total = xc.masked_fill(~valid[..., None], 0.).sum(-2)
+    return total / valid.sum(-1, keepdim=True).to(xc.dtype)

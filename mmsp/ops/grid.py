@@ -8,6 +8,11 @@ row-major: in 2-D ``n = 3 (dy + 1) + (dx + 1)``, so ``n = 4`` is the own cell. C
 outside the grid are invalid and masked, never zero-padded candidates. Seen from the other side,
 a superpixel receives the pixels of its ``3 ** D``-cell *window*.
 
+A *causal* grid also masks the candidates one cell ahead along the leading dimension (time, for
+clips): a voxel of temporal cell ``a`` chooses among supervoxels of cells ``a - 1`` and ``a``
+only (18 candidates in 3-D instead of 27), so its assignment never refers to a later cell; a
+supervoxel then receives the voxels of its own and of the next temporal cell.
+
 Sizes need not divide: the grid has ``ceil(size / cell)`` cells along each dimension and the
 last cells may be partial. In *block layout* the pixel map is padded at the end of every
 dimension to whole cells and reshaped so that the pixels of one cell are contiguous:
@@ -48,10 +53,13 @@ class SuperpixelGrid:
     Args:
         size (tuple[int]): the pixel map's size, e.g. ``(H, W)`` or ``(T, H, W)``.
         cell (tuple[int]): the cell size in pixels along each dimension.
+        causal (bool): mask the candidates at offset ``+1`` along the leading dimension (see
+            the module docstring). Defaults to False.
     """
 
     size: Tuple[int, ...]
     cell: Tuple[int, ...]
+    causal: bool = False
 
     def __post_init__(self) -> None:
         for name in ('size', 'cell'):
@@ -63,22 +71,31 @@ class SuperpixelGrid:
         if len(self.size) != len(self.cell):
             raise ValueError(f'SuperpixelGrid: size {self.size} and cell {self.cell} have '
                              f'different lengths')
+        if not isinstance(self.causal, bool):
+            raise ValueError(f'SuperpixelGrid: causal must be a bool, got {self.causal!r}')
 
     @classmethod
-    def of(cls, size: Sequence[int], stride: Union[int, Sequence[int]]) -> 'SuperpixelGrid':
+    def of(cls,
+           size: Sequence[int],
+           stride: Union[int, Sequence[int]],
+           causal: bool = False) -> 'SuperpixelGrid':
         """The grid of a map of ``size`` with cells of ``stride`` (an int: the same along every
-        dimension)."""
+        dimension); ``causal`` as in the class."""
         size = tuple(int(v) for v in size)
         cell = (stride, ) * len(size) if isinstance(stride, int) else stride
         if not isinstance(cell, (tuple, list)) or len(cell) != len(size) or any(
                 not isinstance(c, int) or isinstance(c, bool) or c < 1 for c in cell):
             raise ValueError(f'SuperpixelGrid: stride must be a positive int or a tuple of '
                              f'{len(size)} positive ints for a map of size {size}, got {stride!r}')
-        return cls(size, tuple(cell))
+        return cls(size, tuple(cell), causal)
 
     @classmethod
-    def from_tensors(cls, pixels: Tensor, superpixels: Tensor, stride: Union[int, Sequence[int]],
-                     what: str = 'association') -> 'SuperpixelGrid':
+    def from_tensors(cls,
+                     pixels: Tensor,
+                     superpixels: Tensor,
+                     stride: Union[int, Sequence[int]],
+                     what: str = 'association',
+                     causal: bool = False) -> 'SuperpixelGrid':
         """Build the grid of ``pixels`` (B, C, *size) and check ``superpixels`` (B, C', *shape).
 
         Raises:
@@ -92,7 +109,7 @@ class SuperpixelGrid:
         if pixels.shape[0] != superpixels.shape[0]:
             raise ValueError(f'{what}: batch sizes differ: pixels {tuple(pixels.shape)} vs '
                              f'superpixels {tuple(superpixels.shape)}')
-        grid = cls.of(pixels.shape[2:], stride)
+        grid = cls.of(pixels.shape[2:], stride, causal)
         if tuple(superpixels.shape[2:]) != grid.shape:
             raise ValueError(
                 f'{what}: superpixel grid {tuple(superpixels.shape[2:])} is inconsistent with '
@@ -171,11 +188,12 @@ class SuperpixelGrid:
 
     # ------------------------------------------------------------------ constant masks and ids
     def neighbor_mask(self, device=None) -> Tensor:
-        """Validity of the candidates of every cell, shape (*shape, K), bool.
+        """Validity of the candidates of every cell, shape (*shape, K), bool: inside the grid
+        (and, if :attr:`causal`, not ahead along the leading dimension).
 
         Cached per grid shape and device: the returned tensor is shared, never modify it.
         """
-        return _cached(_build_neighbor_mask, self.shape, device)
+        return _cached(_build_neighbor_mask, self.shape, self.causal, device)
 
     def pixel_mask(self, device=None) -> Tensor:
         """Which block-layout slots are real pixels (not padding), shape (*shape, cell_pixels).
@@ -204,9 +222,11 @@ class SuperpixelGrid:
         return mask[self.cell_ids(device)].movedim(-1, 0)
 
 
-def _build_neighbor_mask(shape: Tuple[int, ...], device) -> Tensor:
+def _build_neighbor_mask(shape: Tuple[int, ...], causal: bool, device) -> Tensor:
     offsets = torch.tensor(neighbor_offsets(len(shape)), device=device)  # (K, D)
     valid = torch.ones(*shape, offsets.shape[0], dtype=torch.bool, device=device)
+    if causal:
+        valid &= offsets[:, 0] <= 0
     for dim, n in enumerate(shape):
         coord = torch.arange(n, device=device).view((1, ) * dim + (-1, ) + (1, ) *
                                                     (len(shape) - dim))

@@ -1,4 +1,5 @@
 """Hard superpixels from a soft association, and the connectivity pass used for evaluation."""
+import math
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
@@ -8,7 +9,7 @@ from .grid import SuperpixelGrid
 from .id_maps import relabel_contiguous
 from .upsample import upsample_association
 
-__all__ = ['hard_assignment', 'association_to_superpixels']
+__all__ = ['hard_assignment', 'association_to_superpixels', 'infer_pixel_stride']
 
 Stride = Union[int, Sequence[int]]
 
@@ -19,14 +20,16 @@ Stride = Union[int, Sequence[int]]
 OWN_CELL_TOL = 1e-5
 
 
-def hard_assignment(association: Tensor, stride: Stride, contiguous: bool = True
-                    ) -> Tuple[Tensor, Tensor]:
+def hard_assignment(association: Tensor,
+                    stride: Stride,
+                    contiguous: bool = True,
+                    causal: bool = False) -> Tuple[Tensor, Tensor]:
     """Argmax of the association to a superpixel id map (SPFormer, arXiv 2401.02931, Sec. 3.2).
 
-    ``id(p) = cell(p) + offset(n*)`` with ``n*`` the winning candidate (``dy * w + dx`` in 2-D);
-    ties go to the pixel's own cell. Multi-head logits are merged first (sum / sqrt(M)).
-    Candidates outside the grid are masked here, so unmasked logits can never produce an id
-    outside the grid or one wrapped to another row.
+    ``id(p) = cell(p) + offset(n*)`` with ``n*`` the winning candidate (``dy * w + dx`` in 2-D,
+    ``dt * h * w + dy * w + dx`` for clips); ties go to the pixel's own cell. Multi-head logits
+    are merged first (sum / sqrt(M)). Candidates outside the grid are masked here, so unmasked
+    logits can never produce an id outside the grid or one wrapped to another row.
 
     Args:
         association (Tensor): logits or weights, merged (B, K, *size) or per head
@@ -35,6 +38,8 @@ def hard_assignment(association: Tensor, stride: Stride, contiguous: bool = True
             means an image (``D = 2``), a tuple gives the cell of every dimension.
         contiguous (bool): relabel the ids of every image to ``0 .. K-1``. Otherwise the ids are
             grid ids in ``[0, num_superpixels)``.
+        causal (bool): also mask the candidates ahead along the leading dimension (a causal
+            :class:`~mmsp.ops.grid.SuperpixelGrid`).
 
     Returns:
         tuple[Tensor, Tensor]: ids (B, *size) int64, unique per image, and the number of
@@ -46,7 +51,7 @@ def hard_assignment(association: Tensor, stride: Stride, contiguous: bool = True
     if association.dim() != 2 + ndim or association.shape[1] != 3**ndim:
         raise ValueError(f'hard_assignment: expected (B, {3**ndim}, *size) or (B, M, {3**ndim}, '
                          f'*size) with {ndim} spatial dims, got {tuple(association.shape)}')
-    grid = SuperpixelGrid.of(association.shape[2:], stride)
+    grid = SuperpixelGrid.of(association.shape[2:], stride, causal)
     valid = grid.pixel_neighbor_mask(association.device)[None]  # (1, K, *size)
     association = association.float().masked_fill(~valid, float('-inf'))
     top, best = association.max(dim=1)  # (B, *size)
@@ -61,33 +66,82 @@ def hard_assignment(association: Tensor, stride: Stride, contiguous: bool = True
     return ids, counts
 
 
-def association_to_superpixels(association: Tensor, stride: int, pixel_stride: int = 1,
-                               out_size: Optional[Tuple[int, int]] = None) -> Tuple[Tensor, Tensor]:
+def association_to_superpixels(association: Tensor,
+                               stride: Stride,
+                               pixel_stride: Stride = 1,
+                               out_size: Optional[Sequence[int]] = None,
+                               causal: bool = False) -> Tuple[Tensor, Tensor]:
     """Hard superpixels at image resolution from association logits at a coarser stride.
 
     The logits are upsampled by ``pixel_stride`` (:func:`upsample_association`), hard-assigned
-    (:func:`hard_assignment`), cropped to ``out_size`` (removing bottom/right padding) and
-    relabelled ``0 .. K-1`` per image.
+    (:func:`hard_assignment`), cropped to ``out_size`` (removing the padding at the end of every
+    dimension) and relabelled ``0 .. K-1`` per image (per clip).
 
     Args:
-        association (Tensor): (B, M, 9, H, W) logits (``-inf`` = invalid candidate).
-        stride (int): superpixel cell size in pixels of ``association``.
-        pixel_stride (int): image pixels per association pixel (e.g. 4 for SPFormer's stem).
-        out_size (tuple[int, int], optional): ``(H0, W0)`` to crop to; must not exceed
-            ``(H * pixel_stride, W * pixel_stride)``.
+        association (Tensor): (B, M, 9, H, W) logits of images or (B, M, 27, T, H, W) of clips
+            (``-inf`` = invalid candidate).
+        stride (int | tuple[int]): superpixel cell size in pixels of ``association``.
+        pixel_stride (int | tuple[int]): image pixels per association pixel (e.g. 4 for
+            SPFormer's stem; ``(1, 4, 4)`` for a clip whose frames keep their rate).
+        out_size (Sequence[int], optional): ``(H0, W0)`` (``(T0, H0, W0)``) to crop to; must not
+            exceed the upsampled size.
+        causal (bool): the grid is causal (:class:`~mmsp.ops.grid.SuperpixelGrid`).
 
     Returns:
-        tuple[Tensor, Tensor]: ids (B, H0, W0) int64 and the number of superpixels per image (B,).
+        tuple[Tensor, Tensor]: ids (B, H0, W0) (or (B, T0, H0, W0)) int64 and the number of
+        superpixels per image (B,).
     """
-    if association.dim() != 5:
-        raise ValueError(f'association_to_superpixels: expected (B, M, 9, H, W), got '
+    ndim = association.dim() - 3
+    if ndim not in (2, 3) or association.shape[2] != 3**ndim:
+        raise ValueError(f'association_to_superpixels: expected (B, M, 9, H, W) or '
+                         f'(B, M, 27, T, H, W), got {tuple(association.shape)}')
+    strides = (stride, ) * ndim if isinstance(stride, int) else tuple(stride)
+    factors = (pixel_stride, ) * ndim if isinstance(pixel_stride, int) else tuple(pixel_stride)
+    if len(strides) != ndim or len(factors) != ndim:
+        raise ValueError(f'association_to_superpixels: stride {stride!r} and pixel_stride '
+                         f'{pixel_stride!r} need {ndim} entries for association '
                          f'{tuple(association.shape)}')
-    fine = upsample_association(association, stride, pixel_stride)
-    ids, _ = hard_assignment(fine, stride * pixel_stride, contiguous=False)
+    fine = upsample_association(association, strides, factors, causal)
+    ids, _ = hard_assignment(fine, tuple(s * f for s, f in zip(strides, factors)),
+                             contiguous=False, causal=causal)
     if out_size is not None:
-        out_h, out_w = int(out_size[0]), int(out_size[1])
-        if out_h > ids.shape[1] or out_w > ids.shape[2] or out_h < 1 or out_w < 1:
+        out = tuple(int(v) for v in out_size)
+        if len(out) != ndim or any(not 1 <= o <= n for o, n in zip(out, ids.shape[1:])):
             raise ValueError(f'association_to_superpixels: out_size {tuple(out_size)} is not '
                              f'within the upsampled map {tuple(ids.shape[1:])}')
-        ids = ids[:, :out_h, :out_w]
+        ids = ids[(slice(None), ) + tuple(slice(0, o) for o in out)]
     return relabel_contiguous(ids)
+
+
+def infer_pixel_stride(input_size: Sequence[int], association_size: Sequence[int],
+                       owner: str) -> int:
+    """Image pixels per association pixel, from the input and association sizes.
+
+    The usual rule is ``round(H_in / H) == round(W_in / W)`` (exact multiples, and providers
+    that floor or ceil odd sizes). When the two axes round differently, as for tiny odd inputs
+    (a 7x5 image gives a 2x2 association at stride 4: ratios 3.5 and 2.5), the stride is the
+    smallest ``s`` with ``ceil(H_in / s) == H`` and ``ceil(W_in / s) == W``.
+
+    Args:
+        input_size (Sequence[int]): ``(H_in, W_in)``.
+        association_size (Sequence[int]): ``(H, W)`` of the association logits.
+        owner (str): the model, for the message.
+
+    Raises:
+        ValueError: no single stride fits both axes.
+    """
+    (in_h, in_w), (h, w) = (int(v) for v in input_size), (int(v) for v in association_size)
+    if min(in_h, in_w, h, w) < 1:
+        raise ValueError(f'{owner}: empty input {(in_h, in_w)} or association {(h, w)}')
+    stride_h, stride_w = round(in_h / h), round(in_w / w)
+    if stride_h == stride_w and stride_h >= 1:
+        return stride_h
+
+    def fitting(size: int, cells: int) -> Tuple[int, float]:  # ceil(size / s) == cells
+        return -(-size // cells), (-(-size // (cells - 1)) - 1 if cells > 1 else math.inf)
+
+    (lo_h, hi_h), (lo_w, hi_w) = fitting(in_h, h), fitting(in_w, w)
+    if max(lo_h, lo_w) <= min(hi_h, hi_w):
+        return max(lo_h, lo_w)
+    raise ValueError(f'{owner}: cannot infer one pixel stride from input {(in_h, in_w)} and '
+                     f'association {(h, w)} (ratios {in_h / h:.3f}, {in_w / w:.3f})')

@@ -11,16 +11,17 @@ __all__ = ['relabel_contiguous', 'resize_ids', 'enforce_connectivity']
 
 
 def relabel_contiguous(ids: Tensor) -> Tuple[Tensor, Tensor]:
-    """Map the ids of every image to ``0 .. K_b - 1`` (order preserved).
+    """Map the ids of every image (or clip) to ``0 .. K_b - 1`` (order preserved).
 
     Args:
-        ids (Tensor): (B, H, W) non-negative int64 ids.
+        ids (Tensor): (B, H, W) or (B, T, H, W) non-negative int64 ids.
 
     Returns:
-        tuple[Tensor, Tensor]: contiguous ids (B, H, W) and the count ``K_b`` per image (B,).
+        tuple[Tensor, Tensor]: contiguous ids (as ``ids``) and the count ``K_b`` per item (B,).
     """
-    if ids.dim() != 3:
-        raise ValueError(f'relabel_contiguous: expected (B, H, W), got {tuple(ids.shape)}')
+    if ids.dim() not in (3, 4):
+        raise ValueError(f'relabel_contiguous: expected (B, H, W) or (B, T, H, W), got '
+                         f'{tuple(ids.shape)}')
     b = ids.shape[0]
     flat = ids.reshape(b, -1).long()
     size = int(flat.max()) + 1 if flat.numel() else 1

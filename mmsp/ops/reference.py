@@ -79,12 +79,16 @@ def dense_unfold(pixel_query: Tensor, superpixel_key: Tensor, superpixel_value: 
 
 def global_attention(pixel_query: Tensor, superpixel_key: Tensor, superpixel_value: Tensor,
                      num_heads: int = 1) -> Tensor:
-    """Plain (unmasked) global pixel->superpixel attention: the cost baseline."""
-    b, c, height, width = pixel_query.shape
+    """Plain (unmasked) global pixel->superpixel attention: the cost baseline.
+
+    Images (B, C, H, W) against superpixels (B, C, h, w), or clips (B, C, T, H, W) against
+    supervoxels (B, C, t, h, w): every pixel attends to every superpixel. Returns (B, C', *size).
+    """
+    b, c = pixel_query.shape[:2]
     d = c // num_heads
     q = pixel_query.reshape(b, num_heads, d, -1).transpose(-1, -2)
     k = superpixel_key.reshape(b, num_heads, d, -1).transpose(-1, -2)
     v = superpixel_value.reshape(b, num_heads, superpixel_value.shape[1] // num_heads,
                                  -1).transpose(-1, -2)
     out = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), dim=-1) @ v
-    return out.transpose(-1, -2).reshape(b, -1, height, width)
+    return out.transpose(-1, -2).reshape(b, -1, *pixel_query.shape[2:])

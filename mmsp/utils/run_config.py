@@ -1,5 +1,6 @@
 """Helpers the mmsp tools share: config family, AMP switch, CPU (gloo) distributed set-up,
-names of config methods."""
+checkpoint hooks and work-dir rules, names of config methods."""
+import glob
 import os.path as osp
 import warnings
 from typing import Any, Dict, List, Optional, Sequence
@@ -9,7 +10,8 @@ from mmengine.config import Config
 
 __all__ = [
     'CONFIG_FAMILIES', 'config_family', 'enable_amp', 'build_model_from_config',
-    'prepare_cpu_distributed', 'finish_distributed', 'method_names'
+    'prepare_cpu_distributed', 'finish_distributed', 'method_names', 'add_checked_load_hook',
+    'use_atomic_checkpoint_hook', 'checkpoints_in', 'check_work_dir'
 ]
 
 #: ``default_scope`` -> family: ``'seg'`` runs an mmseg segmentor, ``'cls'`` an mmpretrain
@@ -216,3 +218,112 @@ def method_names(methods: Sequence[Sequence[str]]) -> List[str]:
             name = f'{name} #{seen[name]}'
         numbered.append(name)
     return numbered
+
+
+def add_checked_load_hook(cfg: Config, strict: Optional[bool] = None) -> dict:
+    """Make the Runner load ``load_from`` / resumed checkpoints strictly, in place.
+
+    Appends :class:`mmsp.engine.hooks.CheckedLoadHook` to ``cfg.custom_hooks`` (replacing one
+    already there), built from the config keys ``load_strict`` (default True) and
+    ``load_prefix`` (default ``''``).
+
+    Args:
+        cfg (Config): the run config.
+        strict (bool, optional): overrides ``load_strict`` (the tools' ``--non-strict``).
+
+    Returns:
+        dict: the hook config.
+    """
+    if strict is not None:
+        cfg.load_strict = strict
+    hook = dict(
+        type='mmseg.CheckedLoadHook',
+        strict=bool(cfg.get('load_strict', True)),
+        prefix=cfg.get('load_prefix', '') or '')
+    hooks = [h for h in (cfg.get('custom_hooks', None) or [])
+             if str(h.get('type', '')).split('.')[-1] != 'CheckedLoadHook']
+    cfg.custom_hooks = hooks + [hook]
+    return hook
+
+
+def use_atomic_checkpoint_hook(cfg: Config) -> bool:
+    """Make the run's checkpoint hook :class:`mmsp.engine.hooks.AtomicCheckpointHook`, in place;
+    returns whether it is that hook now.
+
+    The mmsp configs name it already; a config (or ``--cfg-options``) with mmengine's
+    ``CheckpointHook`` gets it in place of that hook (same arguments), and a config without
+    ``default_hooks.checkpoint`` gets it with ``interval=1``, which is what the Runner would add
+    by default. A checkpoint hook set to ``None`` (no checkpoints) or of another type (a user's
+    own class) is left as it is.
+    """
+    hooks = cfg.setdefault('default_hooks', {})
+    if 'checkpoint' not in hooks:
+        hooks['checkpoint'] = dict(type='CheckpointHook', interval=1)
+    hook = hooks['checkpoint']
+    if hook is None:
+        return False
+    kind = str(hook.get('type'))
+    if kind.split('.')[-1] == 'AtomicCheckpointHook':
+        return True
+    if kind not in ('CheckpointHook', 'mmengine.CheckpointHook'):
+        return False
+    hook['type'] = 'mmseg.AtomicCheckpointHook'
+    return True
+
+
+def checkpoints_in(folder: str) -> List[str]:
+    """Names of the checkpoint files (``*.pth``) directly in ``folder``, sorted."""
+    return sorted(osp.basename(p) for p in glob.glob(osp.join(glob.escape(folder), '*.pth')))
+
+
+def _listed_names(names: Sequence[str], limit: int = 6) -> str:
+    more = len(names) - limit
+    return ', '.join(names[:limit]) + (f' and {more} more' if more > 0 else '')
+
+
+def check_work_dir(cfg: Config) -> Optional[str]:
+    """Apply the work-dir rules of ``tools/train.py`` before the Runner exists, in place.
+
+    * ``resume=True`` without ``load_from`` (``--resume`` alone): the checkpoint that
+      ``<work_dir>/last_checkpoint`` names becomes ``load_from``. If that file is missing while
+      the folder holds checkpoints, or it names a file that does not exist, the run stops: it
+      would otherwise start from scratch and overwrite them. A work dir without checkpoints
+      and without ``last_checkpoint`` has nothing to resume: training starts from scratch.
+    * a new run (no resume) into a work dir that already holds checkpoints stops: its
+      checkpoints would silently replace the earlier run's of the same iteration.
+
+    Args:
+        cfg (Config): a training config with ``work_dir``, ``resume`` and ``load_from``.
+
+    Returns:
+        str or None: a note for the log (the fresh start of ``--resume``), or None.
+
+    Raises:
+        FileNotFoundError: ``--resume`` finds nothing to resume where checkpoints are.
+        FileExistsError: a new run into a work dir with checkpoints.
+    """
+    from mmengine.runner import find_latest_checkpoint
+
+    work_dir = cfg.work_dir
+    found = checkpoints_in(work_dir) if osp.isdir(work_dir) else []
+    if cfg.get('resume', False) and not cfg.get('load_from', None):
+        latest = find_latest_checkpoint(work_dir) if osp.isdir(work_dir) else None
+        if latest and osp.isfile(latest):
+            cfg.load_from = latest
+            return None
+        if latest or found:
+            why = (f'its last_checkpoint names {latest}, which does not exist' if latest else
+                   'it has no last_checkpoint file')
+            newest = f' (e.g. --resume {osp.join(work_dir, found[-1])})' if found else ''
+            raise FileNotFoundError(
+                f'--resume found nothing to resume in {work_dir}: {why}, but the folder holds '
+                f'{_listed_names(found) or "no checkpoint"}. Resume one checkpoint explicitly '
+                f'with --resume CHECKPOINT{newest}, or start a new run in another --work-dir.')
+        cfg.resume = False
+        return f'--resume: {work_dir} holds no checkpoint to resume; training starts from scratch'
+    if not cfg.get('resume', False) and found:
+        raise FileExistsError(
+            f'work dir {work_dir} already holds checkpoints of an earlier run '
+            f'({_listed_names(found)}); a new run would overwrite them. Continue that run with '
+            '--resume, train into another --work-dir, or move its checkpoints away first.')
+    return None

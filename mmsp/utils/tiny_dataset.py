@@ -8,7 +8,7 @@ ignore by :class:`mmsp.datasets.CamVidDataset`).
 """
 import os
 import os.path as osp
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from PIL import Image
@@ -38,14 +38,16 @@ def _sample(rng: np.random.Generator, height: int, width: int) -> Tuple[np.ndarr
 
 
 def make_tiny_camvid(root: str,
-                     splits: Optional[Dict[str, int]] = None,
+                     splits: Optional[Dict[str, Union[int, Sequence[str]]]] = None,
                      size: Tuple[int, int] = (48, 64),
                      seed: int = 0) -> str:
     """Write a tiny CamVid-layout set: ``images/<split>/*.jpg`` and ``labels/<split>/*.png``.
 
     Args:
         root (str): output folder (created; existing files with the same names are replaced).
-        splits (dict[str, int]): images per split. Defaults to ``{'train': 4, 'val': 2}``.
+        splits (dict[str, int | Sequence[str]]): per split, a number of images (named
+            ``tiny_<split>_<index>``) or the file stems to write (e.g. CamVid frame names
+            ``0016E5_07959`` for clip tests). Defaults to ``{'train': 4, 'val': 2}``.
         size (tuple[int, int]): ``(height, width)`` of every image, each at least 8.
         seed (int): random seed; the same seed writes the same pixels.
 
@@ -59,18 +61,22 @@ def make_tiny_camvid(root: str,
     height, width = size
     if height < 8 or width < 8:
         raise ValueError(f'size must be at least (8, 8), got {size}')
-    for split, count in splits.items():
-        if count < 1:
-            raise ValueError(f'split {split!r} needs at least one image, got {count}')
+    stems = {
+        split: [f'tiny_{split}_{i:03d}' for i in range(value)] if isinstance(value, int) else
+        [str(v) for v in value]
+        for split, value in splits.items()
+    }
+    for split, names in stems.items():
+        if not names:
+            raise ValueError(f'split {split!r} needs at least one image, got {splits[split]!r}')
     rng = np.random.default_rng(seed)
-    for split, count in splits.items():
+    for split, names in stems.items():
         img_dir = osp.join(root, 'images', split)
         ann_dir = osp.join(root, 'labels', split)
         os.makedirs(img_dir, exist_ok=True)
         os.makedirs(ann_dir, exist_ok=True)
-        for index in range(count):
+        for stem in names:
             image, label = _sample(rng, height, width)
-            stem = f'tiny_{split}_{index:03d}'
             Image.fromarray(image).save(osp.join(img_dir, stem + '.jpg'), quality=95)
             Image.fromarray(label).save(osp.join(ann_dir, stem + '.png'))
     return root

@@ -251,7 +251,7 @@ def make_panel(images: Sequence[np.ndarray],
 
 def rotate_image(img: np.ndarray, angle: float, fill: Sequence[float] = (0, 0, 0)) -> np.ndarray:
     """Rotate by ``angle`` degrees (counter-clockwise) about the centre, same size, constant fill
-    (as a fixed ``RandomRotation`` in the SPFormer robustness evaluation, spec 3.8)."""
+    (as a fixed ``RandomRotation`` in the SPFormer robustness evaluation of arXiv 2401.02931)."""
     img = np.asarray(img)
     h, w = img.shape[:2]
     mat = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), float(angle), 1.0)

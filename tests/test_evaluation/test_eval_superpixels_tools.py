@@ -194,7 +194,7 @@ def test_eval_configs_on_generated_fixtures(dataset, tmp_path):
 @pytest.mark.slow
 @pytest.mark.data
 def test_grid_reproduces_spec_reference_on_full_bsds_val(bsds_root):
-    """Spec 5.3 measured a 204-cell grid on all BSDS500 val pairs independently (~20 s here)."""
+    """A 204-cell grid on all BSDS500 val pairs against independently measured scores (~20 s)."""
     rows = load_tool('analysis_tools/bsds_baselines').main(
         ['--data-root', str(bsds_root), '--grid', '200', '--slic'])
     row = rows['patch grid (target 200)']

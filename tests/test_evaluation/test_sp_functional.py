@@ -21,7 +21,7 @@ def scores(sp, gt, ignore_index=None):
 
 def test_straddling_superpixel_by_hand():
     table, ids = F.contingency_table(SP, GT)
-    np.testing.assert_array_equal(table, [[4, 2], [0, 2]])
+    np.testing.assert_array_equal(table.toarray(), [[4, 2], [0, 2]])
     np.testing.assert_array_equal(ids, [0, 1])
     asa, ue, ue_l = scores(SP, GT)
     assert asa == pytest.approx(6 / 8)  # (4 + 2) / 8
@@ -216,3 +216,58 @@ def test_bad_inputs():
         F.boundary_map(GT, 'sobel')
     with pytest.raises(ValueError, match='does not match'):
         F.explained_variation(np.zeros((3, 4, 3)), SP)
+
+
+def test_non_finite_and_non_numeric_maps_are_refused():
+    with pytest.raises(ValueError, match='non-finite'):
+        F.contingency_table(np.array([[0.0, np.nan]]), np.array([[0, 1]]))
+    with pytest.raises(ValueError, match='integer ids'):
+        F.count_superpixels(np.array([['a', 'b']]))
+
+
+def test_boolean_maps_are_two_ids():
+    """A boolean map is the two ids False/True, scored as the same map with 0/1."""
+    rng = np.random.default_rng(5)
+    sp = rng.random((9, 11)) < 0.4
+    gt = rng.integers(0, 3, (9, 11))
+    for a, b in (((sp, gt), (sp.astype(int), gt)), ((gt, sp), (gt, sp.astype(int)))):
+        t_bool, ids_bool = F.contingency_table(*a)
+        t_int, ids_int = F.contingency_table(*b)
+        np.testing.assert_array_equal(t_bool.toarray(), t_int.toarray())
+        np.testing.assert_array_equal(ids_bool.astype(int), ids_int)
+    assert F.count_superpixels(sp) == 2
+    assert F.boundary_counts(sp, gt, 1) == F.boundary_counts(sp.astype(int), gt, 1)
+
+
+def test_contingency_is_sparse_for_one_id_per_pixel():
+    """Every pixel its own superpixel and its own label: N = 2**18 pixels would need a dense
+    N x N table (512 GiB of int64); the sparse table holds N entries, and the scores are exact."""
+    side = 512
+    sp = np.arange(side * side).reshape(side, side)
+    gt = sp[::-1].copy()  # a permutation: still one label per pixel, no shared ids
+    table, ids = F.contingency_table(sp, gt)
+    assert table.shape == (side * side, side * side) and table.nnz == side * side
+    assert F.achievable_segmentation_accuracy(table) == 1.0
+    assert F.undersegmentation_error_np(table) == 0.0
+    assert F.undersegmentation_error_levinshtein(table) == 0.0
+    assert F.image_miou_macc(table) == (1.0, 1.0)
+
+
+@pytest.mark.parametrize('seed', range(3))
+def test_sparse_and_dense_tables_give_the_same_scores(seed):
+    """The table functions accept a dense array too (the same counts, no sparse structure)."""
+    rng = np.random.default_rng(seed)
+    sp = rng.integers(0, 12, (10, 13))
+    gt = rng.integers(0, 4, (10, 13))
+    gt[rng.random((10, 13)) < 0.1] = 255
+    sparse_table, ids = F.contingency_table(sp, gt, 255)
+    dense = np.zeros(sparse_table.shape, np.int64)
+    for s, g in zip(sp.ravel(), gt.ravel()):  # counted by hand, no helper of the module
+        if g != 255:
+            dense[np.searchsorted(np.unique(sp[gt != 255]), s), np.searchsorted(ids, g)] += 1
+    np.testing.assert_array_equal(sparse_table.toarray(), dense)
+    for fn in (F.achievable_segmentation_accuracy, F.undersegmentation_error_np,
+               F.undersegmentation_error_levinshtein, F.image_miou_macc, F.majority_labels):
+        np.testing.assert_allclose(fn(sparse_table), fn(dense))
+    for a, b in zip(F.class_areas(sparse_table, ids, 4), F.class_areas(dense, ids, 4)):
+        np.testing.assert_array_equal(a, b)

@@ -153,10 +153,11 @@ def test_scale_default_is_inverse_sqrt_head_dim():
     torch.testing.assert_close(a, b)
 
 
-def _dense_3d(q, k, v, cell, num_heads):
+def _dense_3d(q, k, v, cell, num_heads, causal=False):
     """Clips: every voxel against every supervoxel, non-neighbours masked; written with loops
-    over the supervoxel grid and no mmsp helper. Returns the logits (B, M, 27, T, H, W), the
-    superpixel update (B, C, t, h, w) and the unfolding of ``v`` over supervoxels."""
+    over the supervoxel grid and no mmsp helper. Returns the logits (B, M, 27, T, H, W) and the
+    superpixel update (B, C, t, h, w). ``causal``: supervoxels of later temporal cells are no
+    neighbours."""
     b, c, t_, h_, w_ = q.shape
     st, s, sw = cell
     gt, gh, gw = -(-t_ // st), -(-h_ // s), -(-w_ // sw)
@@ -169,14 +170,16 @@ def _dense_3d(q, k, v, cell, num_heads):
     mask = torch.zeros(len(vox), len(sps), dtype=torch.bool)
     for p, (t, y, x) in enumerate(vox):
         for j, (a, i, jj) in enumerate(sps):
-            mask[p, j] = abs(t // st - a) <= 1 and abs(y // s - i) <= 1 and abs(x // sw - jj) <= 1
+            dt = a - t // st
+            mask[p, j] = (-1 <= dt <= (0 if causal else 1) and abs(y // s - i) <= 1
+                          and abs(x // sw - jj) <= 1)
     logits = logits.masked_fill(~mask, float('-inf'))
     out = torch.full((b, num_heads, 27, len(vox)), float('-inf'), dtype=q.dtype)
     for p, (t, y, x) in enumerate(vox):
         for n, (dt, dy, dx) in enumerate([(a, i, j) for a in (-1, 0, 1) for i in (-1, 0, 1)
                                           for j in (-1, 0, 1)]):
             a, i, jj = t // st + dt, y // s + dy, x // sw + dx
-            if 0 <= a < gt and 0 <= i < gh and 0 <= jj < gw:
+            if 0 <= a < gt and 0 <= i < gh and 0 <= jj < gw and not (causal and dt > 0):
                 out[:, :, n, p] = logits[:, :, p, (a * gh + i) * gw + jj]
     update = torch.einsum('bmpj,bmdp->bmdj', torch.softmax(logits, 2),
                           v.reshape(b, num_heads, d, -1)).reshape(b, c, gt, gh, gw)
@@ -200,6 +203,33 @@ def test_3d_association_matches_dense_reference(size, cell, m):
     torch.testing.assert_close(superpixel_update(ours, v, cell), ref_update)
 
 
+@pytest.mark.parametrize('size,cell', [((6, 8, 8), (2, 4, 4)), ((5, 5, 7), (2, 2, 3))])
+def test_causal_3d_association_matches_dense_reference(size, cell):
+    """Causal: 18 candidates (dt in {-1, 0}); update and unfolding see only those."""
+    g = torch.Generator().manual_seed(5)
+    shape = tuple(-(-n // c) for n, c in zip(size, cell))
+    q = torch.randn(1, 4, *size, generator=g, dtype=torch.float64)
+    k = torch.randn(1, 4, *shape, generator=g, dtype=torch.float64)
+    v = torch.randn(1, 4, *size, generator=g, dtype=torch.float64)
+    ref_logits, ref_update = _dense_3d(q, k, v, cell, 2, causal=True)
+    ours = association_logits(q, k, cell, 2, causal=True)
+    assert torch.equal(torch.isinf(ours), torch.isinf(ref_logits))
+    assert torch.isinf(ours[:, :, 18:]).all()
+    finite = torch.isfinite(ref_logits)
+    torch.testing.assert_close(ours[finite], ref_logits[finite])
+    torch.testing.assert_close(superpixel_update(ours, v, cell, causal=True), ref_update)
+    # the causal functions mask the dt = +1 candidates themselves: non-causal logits give the
+    # causal result, and differ from the non-causal result
+    full = association_logits(q, k, cell, 2)
+    torch.testing.assert_close(superpixel_update(full, v, cell, causal=True), ref_update)
+    assert not torch.allclose(superpixel_update(full, v, cell), ref_update)
+    torch.testing.assert_close(unfold_with_logits(full, k, cell, causal=True),
+                               unfold_with_logits(ours, k, cell))
+    weights = torch.softmax(ours, dim=2)
+    assert weights[:, :, 18:].eq(0).all() and not weights.isnan().any()
+    torch.testing.assert_close(weights.sum(2), torch.ones_like(weights[:, :, 0]))
+
+
 def test_3d_with_one_temporal_cell_is_the_2d_association():
     """A clip whose temporal cells are one cell (t_s = 1) has only the dt = 0 candidates."""
     pix, sp, pv, sv = _inputs(9, 13, 4, dtype=torch.float64)
@@ -221,3 +251,19 @@ def test_unfold_with_logits_masks_out_of_grid_candidates_itself():
                                unfold_with_logits(logits, sv, 4))
     torch.testing.assert_close(superpixel_update(unmasked, sv.new_ones(2, 6, 9, 13), 4),
                                superpixel_update(logits, sv.new_ones(2, 6, 9, 13), 4))
+
+
+def test_3d_candidate_counts_and_normalised_weights_at_corners_edges_faces_inside():
+    """A 3 x 3 x 3 grid of cells: a voxel has 8 valid candidates in a corner cell, 12 on an
+    edge, 18 on a face and 27 inside; the softmax over them sums to 1 with no NaN."""
+    g = torch.Generator().manual_seed(7)
+    q = torch.randn(1, 4, 6, 6, 6, generator=g)
+    k = torch.randn(1, 4, 3, 3, 3, generator=g)
+    logits = association_logits(q, k, (2, 2, 2), 2)  # (1, 2, 27, 6, 6, 6)
+    valid = torch.isfinite(logits).sum(2)[0, 0]
+    for t, y, x in [(0, 0, 0), (5, 5, 0), (0, 2, 5), (3, 0, 2), (2, 3, 4), (3, 2, 3)]:
+        border = sum(c in (0, 2) for c in (t // 2, y // 2, x // 2))
+        assert int(valid[t, y, x]) == {0: 27, 1: 18, 2: 12, 3: 8}[border]
+    weights = torch.softmax(logits, dim=2)
+    assert not weights.isnan().any()
+    torch.testing.assert_close(weights.sum(2), torch.ones_like(weights[:, :, 0]))

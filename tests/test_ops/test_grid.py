@@ -132,3 +132,27 @@ def test_grid_arguments_are_checked():
         SuperpixelGrid((4, 4), (2, ))
     with pytest.raises(ValueError, match='inconsistent'):
         SuperpixelGrid.from_tensors(torch.zeros(1, 2, 8, 8), torch.zeros(1, 2, 3, 2), 4)
+
+
+def test_candidate_counts_of_a_clip_grid_interior_face_edge_corner():
+    """27 candidates inside a clip grid, 18 on a face, 12 on an edge, 8 at a corner."""
+    counts = SuperpixelGrid.of((6, 12, 12), (2, 4, 4)).neighbor_mask().sum(-1)  # 3 x 3 x 3 cells
+    inside = [sum(0 < c < 2 for c in cell) for cell in itertools.product(range(3), repeat=3)]
+    expected = {3: 27, 2: 18, 1: 12, 0: 8}  # by the number of interior coordinates
+    assert counts.flatten().tolist() == [expected[i] for i in inside]
+
+
+def test_causal_grid_masks_exactly_the_next_temporal_cell():
+    """A causal grid keeps dt in {-1, 0}: 18 candidates inside, 9 in the first temporal cell."""
+    grid = SuperpixelGrid.of((6, 12, 12), (2, 4, 4), causal=True)
+    full = SuperpixelGrid.of((6, 12, 12), (2, 4, 4)).neighbor_mask()
+    valid = grid.neighbor_mask()
+    for c in itertools.product(range(3), repeat=3):
+        for n, (dt, dy, dx) in enumerate(_offsets(3)):
+            assert valid[c + (n, )] == (full[c + (n, )] and dt <= 0)
+    assert valid[1, 1, 1].sum() == 18 and valid[0, 1, 1].sum() == 9 and valid[2, 1, 1].sum() == 18
+    assert valid[2, 0, 0].sum() == 8 and valid[0, 0, 0].sum() == 4
+    assert grid.pixel_neighbor_mask()[18:].logical_not().all()  # no pixel has a dt = +1 candidate
+    assert grid != SuperpixelGrid.of((6, 12, 12), (2, 4, 4))  # distinct masks in the cache
+    with pytest.raises(ValueError, match='causal'):
+        SuperpixelGrid((4, 4), (2, 2), causal=1)

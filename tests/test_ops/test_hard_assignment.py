@@ -5,8 +5,8 @@ import torch
 from scipy import ndimage
 
 from mmsp.ops import (SuperpixelGrid, association_logits, association_to_superpixels,
-                      enforce_connectivity, hard_assignment, merge_heads, relabel_contiguous,
-                      upsample_association)
+                      enforce_connectivity, hard_assignment, infer_pixel_stride, merge_heads,
+                      relabel_contiguous, upsample_association)
 from mmsp.ops.reference import dense_association_logits
 
 
@@ -134,3 +134,79 @@ def test_connectivity_single_region_and_bad_input():
         enforce_connectivity(np.zeros((2, 3, 4)))
     with pytest.raises(ValueError, match=r'expected \(B, 9, \*size\)'):
         hard_assignment(torch.zeros(1, 8, 4, 4), 2)
+
+
+def _smallest_ceil_stride(in_size, size):
+    """Reference: the smallest s with ceil(in / s) == size on both axes, by trying them all."""
+    for s in range(1, max(in_size) + 1):
+        if all(-(-i // s) == n for i, n in zip(in_size, size)):
+            return s
+    return None
+
+
+@pytest.mark.parametrize('in_size,stride', [((64, 96), 4), ((61, 83), 4), ((100, 150), 8),
+                                            ((7, 5), 4), ((9, 8), 4), ((5, 5), 2)])
+def test_infer_pixel_stride_reproduces_the_association_size(in_size, stride):
+    """A provider that ceils odd sizes: the inferred stride gives back the association size
+    (7x5 at stride 4 is a 2x2 association: ratios 3.5 and 2.5 round apart)."""
+    size = tuple(-(-i // stride) for i in in_size)
+    inferred = infer_pixel_stride(in_size, size, 'test')
+    assert all(-(-i // inferred) == n for i, n in zip(in_size, size))
+    if round(in_size[0] / size[0]) != round(in_size[1] / size[1]):
+        assert inferred == _smallest_ceil_stride(in_size, size) == stride
+
+
+def test_infer_pixel_stride_errors_name_the_owner():
+    with pytest.raises(ValueError, match='Owner: cannot infer one pixel stride'):
+        infer_pixel_stride((64, 128), (16, 16), 'Owner')
+    with pytest.raises(ValueError, match='Owner: empty input'):
+        infer_pixel_stride((0, 5), (1, 1), 'Owner')
+
+
+def _clip_logits(size, cell, m=2, c=4, seed=0, causal=False):
+    g = torch.Generator().manual_seed(seed)
+    grid = SuperpixelGrid.of(size, cell)
+    return association_logits(torch.randn(2, c, *size, generator=g),
+                              torch.randn(2, c, *grid.shape, generator=g), cell, m,
+                              causal=causal)
+
+
+def test_clip_upsampling_by_one_frame_factor_is_per_frame_2d_upsampling():
+    """(1, f, f) upsampling of a one-temporal-cell clip is the 2-D upsampling of its dt = 0
+    candidates, frame by frame (the temporal factor 1 mixes no frames)."""
+    logits = _clip_logits((2, 6, 7), (2, 3, 3))
+    up = upsample_association(logits, (2, 3, 3), (1, 4, 4))
+    assert up.shape == (2, 2, 27, 2, 24, 28)
+    assert torch.isinf(up[:, :, :9]).all() and torch.isinf(up[:, :, 18:]).all()
+    for t in range(2):
+        torch.testing.assert_close(up[:, :, 9:18, t],
+                                   upsample_association(logits[:, :, 9:18, t], 3, 4))
+
+
+def test_clip_superpixels_are_valid_and_causal_ids_never_point_ahead():
+    size, cell = (6, 8, 8), (2, 4, 4)
+    for causal in (False, True):
+        logits = _clip_logits(size, cell, causal=causal)
+        ids, counts = association_to_superpixels(logits, cell, (1, 2, 2), out_size=(5, 15, 16),
+                                                 causal=causal)
+        assert ids.shape == (2, 5, 15, 16)
+        for b in range(2):
+            assert sorted(torch.unique(ids[b]).tolist()) == list(range(int(counts[b])))
+        grid_ids, _ = hard_assignment(logits, cell, contiguous=False, causal=causal)
+        fine = SuperpixelGrid.of(size, cell)
+        # the temporal cell of each voxel's supervoxel: own or previous (causal), or next
+        dt = grid_ids // (fine.shape[1] * fine.shape[2]) - (torch.arange(6) // 2).view(1, -1, 1, 1)
+        assert dt.min() >= -1 and dt.max() == (0 if causal else 1)
+    # a causal hard assignment ignores the dt = +1 candidates of non-causal logits
+    full = _clip_logits(size, cell)
+    full[:, :, 18:] = 1e3
+    assert torch.equal(hard_assignment(full, cell, contiguous=False, causal=True)[0],
+                       hard_assignment(full.index_fill(2, torch.arange(18, 27), float('-inf')),
+                                       cell, contiguous=False)[0])
+
+
+def test_relabel_contiguous_per_clip():
+    ids = torch.tensor([[[[5, 9]], [[9, 2]]], [[[0, 7]], [[7, 7]]]])  # (2, T=2, 1, 2)
+    out, counts = relabel_contiguous(ids)
+    assert out.tolist() == [[[[1, 2]], [[2, 0]]], [[[0, 1]], [[1, 1]]]]
+    assert counts.tolist() == [3, 2]

@@ -20,8 +20,8 @@ def _out(name: str) -> str:
 def _sample_ids(data_batch) -> list:
     ids = []
     for sample in data_batch.get('data_samples', []) or []:
-        path = sample.metainfo.get('img_path', '?')
-        ids.append(os.path.basename(path))
+        path = sample.metainfo.get('img_path', '?')  # folder/name: class folders reuse names
+        ids.append(os.path.join(os.path.basename(os.path.dirname(path)), os.path.basename(path)))
     return ids
 
 

@@ -221,3 +221,17 @@ def test_driver_refuses_bad_arguments(tmp_path):
     lst.write_text(f'{SEG_SMOKE}\n{SEG_SMOKE}\n')
     with pytest.raises(SystemExit, match='share a work dir'):
         rc.main(['--list', str(lst)] + work)
+
+
+def test_rerun_sets_an_earlier_runs_checkpoints_aside(tmp_path):
+    """tools/train.py refuses a work dir with checkpoints; a rerun moves it aside, kept whole."""
+    work_dir = tmp_path / 'a'
+    assert rc.set_aside(work_dir) is None  # nothing there yet
+    work_dir.mkdir()
+    (work_dir / 'run.json').write_text('{}')
+    assert rc.set_aside(work_dir) is None and work_dir.is_dir()  # no checkpoint: stays
+    (work_dir / 'iter_4.pth').write_bytes(b'weights')
+    note = rc.set_aside(work_dir)
+    moved = [p for p in tmp_path.iterdir() if p.name.startswith('a.previous-')]
+    assert len(moved) == 1 and (moved[0] / 'iter_4.pth').read_bytes() == b'weights'
+    assert not work_dir.exists() and str(moved[0]) in note

@@ -11,6 +11,9 @@ import numpy as np
 from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / 'tests' / 'test_reliability'))
+from reliability_helpers import run_tool  # noqa: E402,F401  (tools as subprocesses, 1 thread)
+
 SEG_SMOKE = REPO_ROOT / 'tests' / 'data' / 'configs' / 'fcn_r18-d8_1xb2-2it_camvid-64x64.py'
 CLS_SMOKE = REPO_ROOT / 'tests' / 'data' / 'configs' / 'resnet18-w16_1xb8-2it_cifar10-32px.py'
 _counter = itertools.count()

@@ -10,8 +10,8 @@ import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
-from mmsp.utils import (UnsafeCheckpointError, allow_checkpoint_globals, checkpoint_safe_globals,
-                        find_unsafe_globals, load_from_local_safe)
+from mmsp.utils import (NotACheckpointError, UnsafeCheckpointError, allow_checkpoint_globals,
+                        checkpoint_safe_globals, find_unsafe_globals, load_from_local_safe)
 from mmsp.utils.checkpoint import history_buffer_statistic
 
 
@@ -202,3 +202,86 @@ def test_missing_file_and_registration(tmp_path):
     assert CheckpointLoader._get_checkpoint_loader(str(tmp_path / 'x.pth')) is load_from_local_safe
     # other schemes keep mmengine's own loaders
     assert CheckpointLoader._get_checkpoint_loader('https://x/y.pth') is not load_from_local_safe
+
+
+def test_history_buffer_statistics_table_cannot_be_extended(tmp_path):
+    """A file that only *adds* an entry (an allowed function under a new name) is refused too,
+    and the entry does not stay in the class-level table."""
+    HistoryBuffer()
+    before = dict(HistoryBuffer._statistics_methods)
+    path = tmp_path / 'extend.pth'
+    torch.save({'buf': _history_buffer_with({'median': HistoryBuffer.mean})}, path)
+    with pytest.raises(UnsafeCheckpointError, match=r"adds or replaces .*\['median'\]"):
+        load_from_local_safe(str(path))
+    assert HistoryBuffer._statistics_methods == before and 'median' not in before
+
+
+def test_history_buffer_addition_refused_in_a_fresh_process(tmp_path):
+    """Same, where nothing has filled the table yet (its defaults may be filled in, no more)."""
+    import subprocess
+    import sys
+    path = tmp_path / 'extend.pth'
+    torch.save({'buf': _history_buffer_with({'median': HistoryBuffer.mean})}, path)
+    code = (
+        'import mmsp, sys\n'
+        'from mmengine.logging import HistoryBuffer\n'
+        'from mmsp.utils import UnsafeCheckpointError, load_from_local_safe\n'
+        'assert HistoryBuffer._statistics_methods == {}\n'
+        'try:\n'
+        f'    load_from_local_safe({str(path)!r})\n'
+        'except UnsafeCheckpointError as err:\n'
+        '    print("refused:", err)\n'
+        'print(sorted(HistoryBuffer._statistics_methods))\n')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         timeout=120, env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert out.returncode == 0, out.stderr
+    assert "refused:" in out.stdout and "['median']" in out.stdout
+    assert "'median'" not in out.stdout.splitlines()[-1]
+
+
+def _damaged(tmp_path, kind):
+    good = tmp_path / 'good.pth'
+    torch.save({'state_dict': {'w': torch.randn(64, 64)}}, good)
+    data = good.read_bytes()
+    path = tmp_path / f'{kind}.pth'
+    if kind == 'zero-byte':
+        path.write_bytes(b'')
+    elif kind == 'truncated':
+        path.write_bytes(data[:len(data) // 2])
+    elif kind == 'random':
+        path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, np.uint8).tobytes())
+    elif kind == 'text':
+        path.write_text('version https://git-lfs.github.com/spec/v1\noid sha256:abc\n')
+    elif kind == 'truncated-legacy':
+        legacy = tmp_path / 'legacy.pth'
+        torch.save({'w': torch.ones(64)}, legacy, _use_new_zipfile_serialization=False)
+        path.write_bytes(legacy.read_bytes()[:100])
+    return path
+
+
+@pytest.mark.parametrize('kind, words', [('zero-byte', 'empty'), ('truncated', 'truncated'),
+                                         ('random', 'neither'), ('text', 'neither'),
+                                         ('truncated-legacy', 'truncated')])
+def test_not_a_checkpoint_is_named_as_such(tmp_path, kind, words):
+    path = _damaged(tmp_path, kind)
+    with pytest.raises(NotACheckpointError, match=words) as info:
+        load_from_local_safe(str(path))
+    assert str(path) in str(info.value) and 'allow-list' not in str(info.value)
+    # the same message through mmengine's entry point (load_from / resume / Pretrained)
+    with pytest.raises(NotACheckpointError, match=str(path)):
+        _load_checkpoint(str(path), map_location='cpu')
+
+
+def test_corrupt_pickle_inside_a_valid_archive_is_not_called_unsafe(tmp_path):
+    good = tmp_path / 'good.pth'
+    torch.save({'w': torch.ones(2)}, good)
+    bad = tmp_path / 'bad.pth'
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(bad, 'w', zipfile.ZIP_STORED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename.endswith('data.pkl'):
+                data = b'\x80\x02\xff\xfe garbage'
+            zout.writestr(item, data)
+    with pytest.raises(NotACheckpointError, match='damaged') as info:
+        load_from_local_safe(str(bad))
+    assert str(bad) in str(info.value)

@@ -11,7 +11,7 @@ Usage::
     python tools/analysis_tools/bsds_baselines.py [--data-root ../shared/data/bsds500] [--split val]
         [--grid 200 400 1000] [--slic 300 550 1400] [--max-images N] [--out table.md]
 
-SLIC is asked for more segments than wanted because scikit-image returns fewer (spec 5.3:
+SLIC is asked for more segments than wanted because scikit-image returns fewer (e.g.
 300 -> ~218, 1400 -> ~1054); the table reports the returned count.
 """
 import argparse

@@ -163,6 +163,17 @@ def run_env(device: str, threads: int, gpu: Optional[str]) -> Dict[str, str]:
     return env
 
 
+def set_aside(work_dir: Path) -> Optional[str]:
+    """Move a work dir that holds checkpoints of an earlier run to ``<work_dir>.previous-<time>``
+    (``tools/train.py`` refuses to train into it, and its checkpoints are kept); returns a note
+    for the log, or None when there was nothing to move."""
+    if not any(work_dir.glob('*.pth')):
+        return None
+    old = work_dir.with_name(f'{work_dir.name}.previous-{time.strftime("%Y%m%d-%H%M%S")}')
+    work_dir.rename(old)
+    return f'{work_dir} held the checkpoints of an earlier run: moved to {old}'
+
+
 def train(run: Run, cmd: List[str], env: Dict[str, str], work_dir: Path, rerun: bool,
           timeout_s: Optional[float]) -> dict:
     """Train one run unless it already finished with the same command; returns run.json."""
@@ -171,10 +182,14 @@ def train(run: Run, cmd: List[str], env: Dict[str, str], work_dir: Path, rerun: 
         state = json.loads(state_file.read_text())
         if state.get('rc') == 0 and state.get('command') == cmd:
             return dict(state, skipped=True)
+    note = set_aside(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     log = work_dir / 'train.log'
     start = time.time()
     with open(log, 'w') as out:
+        if note:
+            out.write(f'[run_configs] {note}\n')
+            out.flush()
         try:
             rc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, timeout=timeout_s).returncode

@@ -3,6 +3,7 @@
 Usage::
 
     python tools/misc/publish_model.py IN.pth OUT.pth [--no-hash] [--keep-cfg] [--trust-input]
+        [--force]
 
 The output holds ``state_dict`` (the model's tensors, on the CPU) and ``meta`` with only plain
 Python values: ``epoch``, ``iter``, ``mmengine_version``, ``experiment_name``, ``seed``,
@@ -12,6 +13,11 @@ The result is checked by loading it back with ``torch.load(weights_only=True)`` 
 allow-list; its SHA-256 prefix is appended to the name (``OUT-<sha256[:8]>.pth``) unless
 ``--no-hash``.
 
+The output is written to a temporary file in its folder and renamed once complete and verified
+(:func:`mmsp.utils.atomic_write`), so an interrupted run leaves no partial file. The tool refuses
+an output that is the input (``OUT`` = ``IN``, also after the hash is appended) and an output
+that exists already, unless ``--force`` (which still never overwrites the input).
+
 The input is read with mmsp's safe loader, so only checkpoints within mmsp's allow-list (what
 mmengine runners write) are accepted. ``--trust-input`` reads it with
 ``torch.load(weights_only=False)`` instead, which **executes whatever the pickle contains**: use
@@ -20,7 +26,7 @@ it), once, to produce a file that is safe to share. See README "Checkpoints and 
 """
 import argparse
 import hashlib
-import os
+import io
 import os.path as osp
 from collections import OrderedDict
 from typing import Any, List, Optional
@@ -28,7 +34,7 @@ from typing import Any, List, Optional
 import mmsp  # noqa: F401  isort:skip  (registers the safe checkpoint loader)
 import numpy as np
 import torch
-from mmsp.utils import find_unsafe_globals, load_from_local_safe
+from mmsp.utils import atomic_write, find_unsafe_globals, load_from_local_safe
 
 #: meta keys that are copied (after conversion to plain Python values).
 META_KEYS = ('epoch', 'iter', 'mmengine_version', 'experiment_name', 'seed', 'time',
@@ -61,19 +67,42 @@ def to_plain(value: Any, where: str = 'meta') -> Any:
     raise TypeError(f'cannot publish {where} of type {type(value).__name__}')
 
 
+def _check_output(in_file: str, out_file: str, force: bool) -> None:
+    """Refuse to write ``out_file`` over the input, or over an existing file unless ``force``.
+
+    Raises:
+        ValueError: ``out_file`` is ``in_file`` (same path or same file).
+        FileExistsError: ``out_file`` exists and ``force`` is False.
+    """
+    same = osp.abspath(out_file) == osp.abspath(in_file) or (
+        osp.exists(out_file) and osp.exists(in_file) and osp.samefile(out_file, in_file))
+    if same:
+        raise ValueError(f'the output {out_file} is the input checkpoint; publish to another '
+                         'file (the input is never overwritten)')
+    if osp.exists(out_file) and not force:
+        raise FileExistsError(f'the output {out_file} exists already; choose another name or '
+                              'pass --force to replace it')
+
+
 def publish(in_file: str,
             out_file: str,
             add_hash: bool = True,
             keep_cfg: bool = False,
-            trust_input: bool = False) -> str:
+            trust_input: bool = False,
+            force: bool = False) -> str:
     """Write the stripped checkpoint; returns the final path.
 
     Raises:
         UnsafeCheckpointError: ``in_file`` needs globals outside mmsp's allow-list and
             ``trust_input`` is False.
-        ValueError: no tensors, or non-tensor entries in the state dict.
+        ValueError: no tensors, non-tensor entries in the state dict, or an output that is the
+            input.
+        FileExistsError: the output exists and ``force`` is False.
         TypeError: meta values that are not plain data.
     """
+    out_file = osp.abspath(out_file)
+    if not add_hash:
+        _check_output(in_file, out_file, force)
     if trust_input:
         if not osp.isfile(in_file):
             raise FileNotFoundError(f'{in_file} can not be found.')
@@ -94,17 +123,17 @@ def publish(in_file: str,
     meta_in = checkpoint.get('meta', {}) or {}
     keys = META_KEYS + (('cfg', ) if keep_cfg else ())
     meta = {key: to_plain(meta_in[key], f'meta.{key}') for key in keys if key in meta_in}
-    out_file = osp.abspath(out_file)
-    os.makedirs(osp.dirname(out_file), exist_ok=True)
-    torch.save({'meta': meta, 'state_dict': tensors}, out_file)
-    _verify(out_file)
+    buffer = io.BytesIO()
+    torch.save({'meta': meta, 'state_dict': tensors}, buffer)
+    data = buffer.getvalue()
     if add_hash:
-        with open(out_file, 'rb') as f:
-            sha = hashlib.sha256(f.read()).hexdigest()
         stem = out_file[:-4] if out_file.endswith('.pth') else out_file
-        final = f'{stem}-{sha[:8]}.pth'
-        os.replace(out_file, final)
-        out_file = final
+        out_file = f'{stem}-{hashlib.sha256(data).hexdigest()[:8]}.pth'
+        _check_output(in_file, out_file, force)
+    with atomic_write(out_file) as tmp:
+        with open(tmp, 'wb') as f:
+            f.write(data)
+        _verify(tmp)
     return out_file
 
 
@@ -132,12 +161,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--trust-input',
         action='store_true',
         help='read IN with weights_only=False (runs arbitrary pickled code: trusted files only)')
+    parser.add_argument(
+        '--force', action='store_true', help='replace an existing OUT (never the input)')
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> str:
     args = parse_args(argv)
-    path = publish(args.in_file, args.out_file, not args.no_hash, args.keep_cfg, args.trust_input)
+    path = publish(args.in_file, args.out_file, not args.no_hash, args.keep_cfg, args.trust_input,
+                   args.force)
     print(path)
     return path
 

@@ -16,6 +16,10 @@ Usage::
 
 The occlusion square is placed at (80, 80) of the original image and filled with the ImageNet
 mean colour (the SPFormer robustness setting zeroes the normalised 224x224 input there).
+
+A checkpoint must match its method's model (:func:`mmsp.utils.load_model_checkpoint`, with the
+config's ``load_prefix``): missing, unexpected or shape-mismatched keys stop the tool with an
+error naming them; ``--non-strict`` loads what matches and logs the rest.
 """
 import argparse
 import copy
@@ -30,10 +34,9 @@ import mmsp  # noqa: F401
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from mmseg.registry import MODELS
 
-from mmsp.utils import method_names
+from mmsp.utils import load_model_checkpoint, method_names
 from mmsp.visualization import (association_heatmap, draw_boundaries, draw_colorbar, fit_width,
                                 make_panel, mean_color_image, occlude_image, overlay_heatmap,
                                 rotate_image, save_rgb)
@@ -76,6 +79,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         metavar=('Y', 'X'),
         help='heat map of the superpixel whose grid cell contains this pixel')
     parser.add_argument('--out-dir', default='work_dirs/vis_superpixels')
+    parser.add_argument(
+        '--non-strict',
+        action='store_true',
+        help='load what matches each model and log the rest (a deliberate partial load; by '
+        'default a checkpoint whose keys or shapes differ is refused)')
     parser.add_argument('--max-width', type=int, default=2000,
                         help='width of the figure at most (pixels); panels are scaled down')
     args = parser.parse_args(argv)
@@ -88,7 +96,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 class Method:
     """A superpixel model with the in-memory version of its config's test pipeline."""
 
-    def __init__(self, config: str, checkpoint: Optional[str], name: Optional[str] = None) -> None:
+    def __init__(self,
+                 config: str,
+                 checkpoint: Optional[str],
+                 name: Optional[str] = None,
+                 strict: Optional[bool] = None) -> None:
         cfg = Config.fromfile(config)
         self.name = name or osp.splitext(osp.basename(config))[0]
         model_cfg = copy.deepcopy(cfg.model)
@@ -96,7 +108,8 @@ class Method:
             model_cfg['return_association'] = True
         self.model = MODELS.build(model_cfg).eval()
         if checkpoint:
-            load_checkpoint(self.model, checkpoint, map_location='cpu')
+            strict = cfg.get('load_strict', True) if strict is None else strict
+            load_model_checkpoint(self.model, checkpoint, strict, cfg.get('load_prefix', ''))
         steps = []
         for step in copy.deepcopy(cfg.test_dataloader.dataset.pipeline):
             kind = str(step['type']).split('.')[-1]
@@ -196,7 +209,7 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
     args = parse_args(argv)
     init_default_scope('mmseg')
     methods = [
-        Method(m[0], m[1] if len(m) > 1 else None, name)
+        Method(m[0], m[1] if len(m) > 1 else None, name, False if args.non_strict else None)
         for m, name in zip(args.method, method_names(args.method))
     ]
     written = []

@@ -1,6 +1,6 @@
 # BSDS500 (BSR release) for superpixel evaluation: val split (100 images, 4-9 annotators each).
 # One sample per image carrying every annotation (A, H, W); SuperpixelMetric averages the
-# ground-truth scores over the (image, annotation) pairs (SEAL convention, spec 5.3).
+# ground-truth scores over the (image, annotation) pairs (SEAL convention, Tu et al., CVPR 2018).
 # The region ids are instances, not classes: sp_mIoU/sp_mAcc use miou_mode='image'.
 # The shared copy has no test split: testing uses val. data_root is relative to the repo root.
 dataset_type = 'BSDS500Dataset'

@@ -1,7 +1,7 @@
 # Pascal-Parts-58 (GMNet's 58-class Pascal-Part labelling) for zero-shot superpixel evaluation.
 # Users bring the data, laid out as (see mmsp.datasets.PascalParts58Dataset):
 #   data/pascal_parts58/{JPEGImages/<id>.jpg, SegmentationPart58/<id>.png, ImageSets/val.txt}
-# Which split SPFormer evaluated on is not stated (spec 3.11); this config uses val.txt.
+# Which split SPFormer evaluated on is not stated in the paper; this config uses val.txt.
 dataset_type = 'PascalParts58Dataset'
 data_root = 'data/pascal_parts58'
 test_pipeline = [

@@ -1,7 +1,7 @@
-# Pascal VOC 2012 val (1,449 images, 21 classes, void 255) for zero-shot superpixel evaluation
-# (spec 3.11): images at their original size; models that need another input size (SPFormer:
-# 224x224) resize inside their own config and predict superpixels back at the original size.
-# Standard mmseg layout, prepared by the user (not redistributed):
+# Pascal VOC 2012 val (1,449 images, 21 classes, void 255) for zero-shot superpixel evaluation (as
+# in SPFormer, arXiv 2401.02931): images at their original size; models that need another input size
+# (SPFormer: 224x224) resize inside their own config and predict superpixels back at the original
+# size. Standard mmseg layout, prepared by the user (not redistributed):
 #   data/VOCdevkit/VOC2012/{JPEGImages,SegmentationClass,ImageSets/Segmentation/val.txt}
 dataset_type = 'PascalVOCDataset'
 data_root = 'data/VOCdevkit/VOC2012'

@@ -7,3 +7,6 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
     dict(type='PolyLR', eta_min=0.0, power=1.0, begin=1500, end=80000, by_epoch=False),
 ]
+
+# checkpoints written atomically (mmsp.engine.hooks.AtomicCheckpointHook; same arguments)
+default_hooks = dict(checkpoint=dict(type='mmseg.AtomicCheckpointHook'))

@@ -1,4 +1,4 @@
-# SLIC baseline (scikit-image): n_segments=196, compactness 10, connectivity enforced (spec A9),
+# SLIC baseline (scikit-image): n_segments=196, compactness 10, connectivity enforced,
 # run on the original image. scikit-image returns fewer segments than requested; the metric
 # reports the returned count (sp/num_superpixels).
 model = dict(

@@ -21,7 +21,8 @@ def load_bsds_segmentations(path: str, backend_args: Optional[dict] = None) -> n
     Raises:
         FileNotFoundError: the file is missing.
         ValueError: the file is not a BSDS500 ground-truth file (no ``groundTruth`` cell with
-            ``Segmentation`` fields of equal size).
+            ``Segmentation`` fields of equal size), or a segmentation holds non-finite or
+            fractional values (region ids are integers); the message names the file.
     """
     from scipy.io import loadmat
     if not fileio.exists(path, backend_args=backend_args):
@@ -36,6 +37,19 @@ def load_bsds_segmentations(path: str, backend_args: Optional[dict] = None) -> n
     if not segs or any(s.ndim != 2 or s.shape != segs[0].shape for s in segs):
         raise ValueError(f'{path}: annotations missing or of different sizes '
                          f'{[s.shape for s in segs]}')
+    for k, seg in enumerate(segs):
+        if np.issubdtype(seg.dtype, np.integer) or seg.dtype == bool:
+            continue
+        if not np.issubdtype(seg.dtype, np.floating):
+            raise ValueError(f'{path}: annotation {k} holds {seg.dtype} values, not integer '
+                             'region ids')
+        finite = np.isfinite(seg)
+        if not finite.all():
+            raise ValueError(f'{path}: annotation {k} has {int((~finite).sum())} non-finite '
+                             '(NaN/inf) values; region ids must be integers')
+        if (seg != np.round(seg)).any():
+            raise ValueError(f'{path}: annotation {k} has fractional values (e.g. '
+                             f'{seg[seg != np.round(seg)].flat[0]}); region ids must be integers')
     return np.stack(segs).astype(np.int64)
 
 

@@ -1,4 +1,6 @@
-"""Superpixel-quality metric for the mmengine evaluator (spec section 5 and section 3.11)."""
+"""Superpixel-quality metric for the mmengine evaluator.
+
+The scores SPFormer (arXiv 2401.02931) reports on BSDS500 and Pascal parts."""
 import math
 import warnings
 from typing import Dict, List, Optional, Sequence
@@ -65,8 +67,8 @@ class SuperpixelMetric(BaseMetric):
     * ``ASA``, ``UE`` (Neubert-Protzel), ``UE_levinshtein``, ``BR``, ``BP`` (fraction of
       superpixel boundary pixels within r of a ground-truth boundary), ``BP_stutz`` (opt-in,
       Stutz's TP/(TP+FP)): fractions in [0, 1], computed per (image, annotation) pair and
-      averaged over pairs (the SEAL convention; spec 5.3). NaN pairs (e.g. BR of a ground truth
-      without boundaries, BP of a single superpixel) are left out of the mean.
+      averaged over pairs (the SEAL convention, Tu et al., CVPR 2018). NaN pairs (e.g. BR of
+      a ground truth without boundaries, BP of a single superpixel) are left out of the mean.
     * ``EV`` and ``CO``: per image (no ground truth), averaged over images. ``num_superpixels``:
       mean count of distinct ids actually returned.
 

@@ -1,4 +1,5 @@
 from .spformer import SPFormer
+from .spformer3d import SPFormer3D, inflate_kernel
 from .spformer_arch import ARCH_ZOO, STRIDE_ZOO, resolve_arch, resolve_stride
 from .spformer_stage import SPFormerStage
 from .spformer_stem import STEM_LAYOUTS, SPFormerStem, SuperpixelInit
@@ -11,6 +12,6 @@ if _MMPRETRAIN_MODELS is not None and 'SPFormer' not in _MMPRETRAIN_MODELS.modul
     _MMPRETRAIN_MODELS.register_module(module=SPFormer)
 
 __all__ = [
-    'SPFormer', 'SPFormerStage', 'SPFormerStem', 'SuperpixelInit', 'ARCH_ZOO', 'STRIDE_ZOO',
-    'STEM_LAYOUTS', 'resolve_arch', 'resolve_stride'
+    'SPFormer', 'SPFormer3D', 'inflate_kernel', 'SPFormerStage', 'SPFormerStem', 'SuperpixelInit',
+    'ARCH_ZOO', 'STRIDE_ZOO', 'STEM_LAYOUTS', 'resolve_arch', 'resolve_stride'
 ]

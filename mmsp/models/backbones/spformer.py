@@ -134,18 +134,13 @@ class SPFormer(BaseModule):
                  init_cfg: Optional[Union[Dict, List[Dict]]] = _DEFAULT_INIT) -> None:
         super().__init__(init_cfg=init_cfg)
         self.arch_settings = resolve_arch(arch, sp_iter=sp_iter, sp_heads=sp_heads, depths=depths)
-        self.stem_type, self.pixel_stride, self.cell_size = resolve_stride(
-            superpixel_stride, stem_type)
+        (self.stem_type, self.pixel_stride, self.cell_size, self.img_size,
+         self.pos_grid) = self._geometry(superpixel_stride, stem_type, img_size)
         a = self.arch_settings
         self.pixel_dims, self.embed_dims = a['pixel_dims'], a['embed_dims']
         self.depths, self.num_stages = a['depths'], len(a['depths'])
         self.num_layers = sum(self.depths)
         self.superpixel_stride, self.in_channels = superpixel_stride, in_channels
-        img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
-        if len(img_size) != 2 or min(img_size) < 1:
-            raise ValueError(f'SPFormer: img_size must be an int or (H, W), got {img_size!r}')
-        self.img_size = img_size
-        self.pos_grid = tuple(math.ceil(v / superpixel_stride) for v in img_size)
 
         indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
         if not indices or any(not -self.num_layers <= i < self.num_layers for i in indices):
@@ -165,7 +160,7 @@ class SPFormer(BaseModule):
 
         self.stem = SPFormerStem(self.stem_type, in_channels, self.pixel_dims, norm2d_cfg, act_cfg)
         self.superpixel_init = SuperpixelInit(self.pixel_dims, self.embed_dims, self.cell_size,
-                                              norm2d_cfg, act_cfg)
+                                              norm2d_cfg, act_cfg, self.spatial_dims)
         rates = [drop_path_rate * i / max(self.num_layers - 1, 1) for i in range(self.num_layers)]
         self.block_offsets = [sum(self.depths[:k]) for k in range(self.num_stages)]
         common = dict(
@@ -177,7 +172,9 @@ class SPFormer(BaseModule):
             act_cfg=act_cfg,
             layer_scale_init=layer_scale_init,
             sca_pos_embed=sca_pos_embed,
-            with_cp=with_cp)
+            with_cp=with_cp,
+            spatial_dims=self.spatial_dims,
+            causal=self.causal)
         self.stages = ModuleList()
         for k, (depth, start) in enumerate(zip(self.depths, self.block_offsets)):
             blocks = (depth, a['num_heads'], a['feedforward_channels'])
@@ -205,6 +202,24 @@ class SPFormer(BaseModule):
         self._register_load_state_dict_pre_hook(self._resize_pos_embed_hook)
         self._freeze_stages()
 
+    # ------------------------------------------------------------------ geometry hooks
+    #: Spatial dimensions of the pixel and superpixel maps (2: images, 3: clips).
+    spatial_dims = 2
+    #: Clips only: no voxel has a candidate in the next temporal cell (:class:`SPFormer3D`).
+    causal = False
+
+    @staticmethod
+    def _geometry(superpixel_stride: int, stem_type: Optional[str],
+                  img_size: Union[int, Sequence[int]]
+                  ) -> Tuple[str, int, int, Tuple[int, int], Tuple[int, int]]:
+        """``(stem_type, pixel_stride r, cell_size s, img_size, pos_grid)`` of an image model."""
+        stem_type, pixel_stride, cell_size = resolve_stride(superpixel_stride, stem_type)
+        img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+        if len(img_size) != 2 or min(img_size) < 1:
+            raise ValueError(f'SPFormer: img_size must be an int or (H, W), got {img_size!r}')
+        pos_grid = tuple(math.ceil(v / superpixel_stride) for v in img_size)
+        return stem_type, pixel_stride, cell_size, img_size, pos_grid
+
     # ------------------------------------------------------------------ properties / utils
     @property
     def out_channels(self) -> Tuple[int, ...]:
@@ -224,9 +239,9 @@ class SPFormer(BaseModule):
             if ckpt is None or ckpt.shape == stage.pos_embed.shape or ckpt.dim() != 3 \
                     or ckpt.shape[-1] != stage.pos_embed.shape[-1]:
                 continue  # absent, matching, or a real mismatch that load_state_dict reports
-            src = square_grid(ckpt.shape[1], key)
-            state_dict[key] = resize_pos_embed(ckpt, src, stage.pos_grid)
-            print_log(f'SPFormer: resized {key} from {src} to {stage.pos_grid}', logger='current')
+            src, dst = square_grid(ckpt.shape[1], key), stage.pos_grid[-2:]
+            state_dict[key] = resize_pos_embed(ckpt, src, dst)
+            print_log(f'SPFormer: resized {key} from {src} to {dst}', logger='current')
 
     def _pad(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
@@ -235,6 +250,10 @@ class SPFormer(BaseModule):
         r = self.pixel_stride
         pad_h, pad_w = -x.shape[2] % r, -x.shape[3] % r
         return F.pad(x, (0, pad_w, 0, pad_h)) if pad_h or pad_w else x
+
+    def _embed(self, x: Tensor) -> Tensor:
+        """Images (B, C, H0, W0) to the pixel branch (B, Cp, ceil(H0/r), ceil(W0/r))."""
+        return self.stem(self._pad(x))
 
     def _stage_index(self, stage: int) -> int:
         if not -self.num_stages <= stage < self.num_stages:
@@ -253,7 +272,7 @@ class SPFormer(BaseModule):
             the logits (B, M_k, 9, ceil(H0/r), ceil(W0/r)) of the last SCA layer of stage ``k``
             (``-inf`` at invalid candidates; heads not merged).
         """
-        x = self.stem(self._pad(x))
+        x = self._embed(x)
         z = self.superpixel_init(x)
         tokens, associations = {}, []
         for stage, first in zip(self.stages, self.block_offsets):
@@ -262,17 +281,16 @@ class SPFormer(BaseModule):
             tokens.update((first + i, t) for i, t in stage_tokens.items())
             associations.append(assoc)
         outs = []
-        b, c, h, w = z.shape
         for i, index in enumerate(self.out_indices):
             t = tokens[index]
             if self.out_type == 'avg_featmap':
                 outs.append(self.fc_norm(t.mean(dim=1)))
                 continue
-            fmap = self.out_norms[i](t).transpose(1, 2).reshape(b, c, h, w)
+            fmap = self.out_norms[i](t).transpose(1, 2).reshape(z.shape)
             if self.unfold_outputs:
                 assoc = associations[self.stage_of_block(index)]
-                fmap = unfold_with_logits(merge_heads(assoc).unsqueeze(1), fmap,
-                                          self.cell_size).to(fmap.dtype)
+                fmap = unfold_with_logits(merge_heads(assoc).unsqueeze(1), fmap, self.cell_size,
+                                          causal=self.causal).to(fmap.dtype)
             outs.append(fmap)
         if self.out_pixels:
             outs.insert(0, self.pixel_norm(x))
@@ -302,7 +320,7 @@ class SPFormer(BaseModule):
             logits, stride=self.cell_size, pixel_stride=self.pixel_stride, out_size=(H0, W0))``.
         """
         stage = self._stage_index(stage)
-        x = self.stem(self._pad(x))
+        x = self._embed(x)
         z = self.superpixel_init(x)
         for k in range(stage):
             x, z, _, _ = self.stages[k](x, z, keep=())  # no block outputs are needed
@@ -319,7 +337,8 @@ class SPFormer(BaseModule):
             logits,
             stride=self.cell_size,
             pixel_stride=self.pixel_stride,
-            out_size=tuple(x.shape[-2:]))
+            out_size=tuple(x.shape[2:]),
+            causal=self.causal)
 
     # ------------------------------------------------------------------ mmengine conventions
     def get_layer_depth(self, param_name: str, prefix: str = '') -> Tuple[int, int]:

@@ -1,6 +1,6 @@
 """One SPFormer stage: SCA iterations, position embedding, ViT blocks, pixel unfolding."""
 import functools
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.utils.checkpoint as cp
@@ -21,6 +21,14 @@ def _maybe_checkpoint(fn: Callable, *args: Tensor, enabled: bool):
 class SPFormerStage(BaseModule):
     """``sp_iter`` SCA layers, ``+ pos_embed``, ``depth`` ViT blocks, then optional unfolding.
 
+    Images (``spatial_dims=2``, SPFormer) or clips (``spatial_dims=3``, supervoxels): the SCA
+    layers and the unfolding then work on (B, C, T, H, W) maps with 27 candidates, the ViT
+    blocks attend jointly over all ``t * h * w`` supervoxel tokens, and the position embedding
+    is factorised, a learned spatial ``pos_embed`` (1, h*w, Cs) plus a learned temporal
+    ``temporal_pos_embed`` (1, t, Cs), each interpolated to other grids. The temporal one starts
+    at zero (as TimeSformer's time embedding, Bertasius et al., ICML 2021, arXiv 2102.05095,
+    Sec. 3), so that a stage inflated from an image stage starts as that stage on every frame.
+
     Args:
         pixel_channels (int): ``Cp``.
         embed_dims (int): ``Cs`` (superpixel token width).
@@ -29,9 +37,11 @@ class SPFormerStage(BaseModule):
         feedforward_channels (int): MLP hidden width of the blocks.
         sp_heads (int): SCA association heads ``M``.
         sp_iter (int): SCA layers (iterations) at the start of the stage.
-        cell_size (int): superpixel cell size ``s`` in pixel-branch pixels.
-        pos_grid (tuple[int, int]): grid of the learned position embedding (the grid at the
-            training image size); other grids get a bilinear resize.
+        cell_size (int | tuple[int]): superpixel cell size ``s`` in pixel-branch pixels
+            (``(s_t, s, s)`` for clips).
+        pos_grid (tuple[int]): grid ``(h, w)`` (``(t, h, w)``) of the learned position
+            embedding (the grid at the training size); other grids get a bilinear (and, in
+            time, linear) resize.
         drop_path_rates (Sequence[float]): stochastic depth of each block.
         unfold (bool): unfold superpixels back to pixels after the blocks (non-final stages).
             Without it the last SCA layer computes no pixel update (its result would be
@@ -45,12 +55,16 @@ class SPFormerStage(BaseModule):
         layer_scale_init (float): LayerScale of SCA and unfolding (1e-5).
         sca_pos_embed (bool): depthwise conditional position encoding inside SCA.
         with_cp (bool): gradient checkpointing of every SCA layer and block.
+        spatial_dims (int): 2 (images) or 3 (clips). Defaults to 2.
+        causal (bool): clips only: no voxel has a candidate in the next temporal cell
+            (:class:`~mmsp.ops.SuperpixelGrid`). Defaults to False.
         init_cfg (dict, optional): mmengine init config.
 
     Shapes:
-        x: (B, Cp, H, W); z: (B, Cs, h, w) with ``h = ceil(H / s)``. ``forward`` returns the
-        updated ``x``, ``z``, the stage's association logits (B, M, 9, H, W) and the tokens
-        (B, h*w, Cs) after the blocks asked for (``keep``; default every block).
+        x: (B, Cp, *size); z: (B, Cs, *grid) with ``grid = ceil(size / cell_size)``, ``size``
+        ``(H, W)`` or ``(T, H, W)``. ``forward`` returns the updated ``x``, ``z``, the stage's
+        association logits (B, M, K, *size) (``K`` = 9 or 27) and the tokens (B, prod(grid),
+        Cs) after the blocks asked for (``keep``; default every block).
     """
 
     def __init__(self,
@@ -61,8 +75,8 @@ class SPFormerStage(BaseModule):
                  feedforward_channels: int,
                  sp_heads: int,
                  sp_iter: int,
-                 cell_size: int,
-                 pos_grid: Tuple[int, int],
+                 cell_size: Union[int, Tuple[int, ...]],
+                 pos_grid: Tuple[int, ...],
                  drop_path_rates: Sequence[float],
                  unfold: bool,
                  qkv_bias: bool = True,
@@ -74,12 +88,18 @@ class SPFormerStage(BaseModule):
                  layer_scale_init: float = 1e-5,
                  sca_pos_embed: bool = True,
                  with_cp: bool = False,
+                 spatial_dims: int = 2,
+                 causal: bool = False,
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if len(drop_path_rates) != depth:
             raise ValueError(f'SPFormerStage: {len(drop_path_rates)} drop-path rates for '
                              f'{depth} blocks')
+        if len(pos_grid) != spatial_dims:
+            raise ValueError(f'SPFormerStage: pos_grid {tuple(pos_grid)} needs {spatial_dims} '
+                             f'entries (spatial_dims={spatial_dims})')
         self.cell_size, self.pos_grid, self.with_cp = cell_size, tuple(pos_grid), with_cp
+        self.spatial_dims = spatial_dims
         # The pixel update of the last SCA layer feeds only the unfolding and the next stage;
         # the final stage does not compute it.
         self.sca = ModuleList(
@@ -91,23 +111,34 @@ class SPFormerStage(BaseModule):
                 norm2d_cfg,
                 layer_scale_init,
                 sca_pos_embed,
-                update_pixels=unfold or i < sp_iter - 1) for i in range(sp_iter))
-        self.pos_embed = nn.Parameter(torch.zeros(1, pos_grid[0] * pos_grid[1], embed_dims))
+                update_pixels=unfold or i < sp_iter - 1,
+                spatial_dims=spatial_dims,
+                causal=causal) for i in range(sp_iter))
+        h, w = self.pos_grid[-2:]
+        self.pos_embed = nn.Parameter(torch.zeros(1, h * w, embed_dims))
+        if spatial_dims == 3:
+            self.temporal_pos_embed = nn.Parameter(torch.zeros(1, self.pos_grid[0], embed_dims))
         self.blocks = ModuleList(
             TransformerBlock(embed_dims, num_heads, feedforward_channels, qkv_bias, drop_rate,
                              attn_drop_rate, dpr, norm_cfg, act_cfg) for dpr in drop_path_rates)
         self.unfold = (
-            PixelUnfolding(embed_dims, pixel_channels, cell_size, norm2d_cfg, layer_scale_init)
-            if unfold else None)
+            PixelUnfolding(embed_dims, pixel_channels, cell_size, norm2d_cfg, layer_scale_init,
+                           spatial_dims, causal) if unfold else None)
 
     def init_weights(self) -> None:
         super().init_weights()
         if not (isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained'):
             trunc_normal_(self.pos_embed, std=0.02)
 
-    def pos_embed_for(self, grid: Tuple[int, int]) -> Tensor:
-        """The position embedding (1, h*w, Cs) for a ``(h, w)`` superpixel grid."""
-        return resize_pos_embed(self.pos_embed, self.pos_grid, grid)
+    def pos_embed_for(self, grid: Tuple[int, ...]) -> Tensor:
+        """The position embedding (1, prod(grid), Cs) for a ``(h, w)`` superpixel grid, or the
+        factorised one, temporal + spatial, for a ``(t, h, w)`` supervoxel grid."""
+        spatial = resize_pos_embed(self.pos_embed, self.pos_grid[-2:], grid[-2:])
+        if self.spatial_dims == 2:
+            return spatial
+        temporal = resize_pos_embed(self.temporal_pos_embed, self.pos_grid[:1], grid[:1],
+                                    mode='linear')  # (1, t, Cs)
+        return (temporal[:, :, None] + spatial[:, None]).flatten(1, 2)
 
     def associate(self, x: Tensor, z: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """Run the SCA iterations: returns ``x``, ``z`` and the last layer's association."""
@@ -126,30 +157,30 @@ class SPFormerStage(BaseModule):
         """One stage.
 
         Args:
-            x (Tensor): (B, Cp, H, W) pixels.
-            z (Tensor): (B, Cs, h, w) superpixels.
+            x (Tensor): (B, Cp, *size) pixels.
+            z (Tensor): (B, Cs, *grid) superpixels.
             keep (Sequence[int], optional): indices (within the stage) of the blocks whose
                 output tokens are returned; None: every block's. Tokens that are not kept are
                 freed as the next block runs, so their memory is reused (at batch 32 the 12
                 token maps of SPFormer-S held alive are ~115 MB of fresh memory per forward).
 
         Returns:
-            tuple: ``x``, ``z``, the association logits (B, M, 9, H, W) and a dict from each
-            kept block index to its output tokens (B, h*w, Cs).
+            tuple: ``x``, ``z``, the association logits (B, M, K, *size) and a dict from each
+            kept block index to its output tokens (B, prod(grid), Cs).
         """
         keep = range(len(self.blocks)) if keep is None else keep
         if any(not 0 <= i < len(self.blocks) for i in keep):
             raise ValueError(f'SPFormerStage: keep {list(keep)} out of range for '
                              f'{len(self.blocks)} blocks')
         x, z, assoc = self.associate(x, z)
-        b, c, h, w = z.shape
-        tokens = z.flatten(2).transpose(1, 2) + self.pos_embed_for((h, w))
+        b, c, *grid = z.shape
+        tokens = z.flatten(2).transpose(1, 2) + self.pos_embed_for(tuple(grid))
         outs = {}
         for i, block in enumerate(self.blocks):
             tokens = _maybe_checkpoint(block, tokens, enabled=self.with_cp and self.training)
             if i in keep:
                 outs[i] = tokens
-        z = tokens.reshape(b, h, w, c).permute(0, 3, 1, 2)  # channels-last memory format
+        z = tokens.reshape(b, *grid, c).movedim(-1, 1)  # channels-last memory format
         if self.unfold is not None:
             x = _maybe_checkpoint(self.unfold, x, z, assoc, enabled=self.with_cp and self.training)
         return x, z, assoc, outs

@@ -1,10 +1,11 @@
 """SPFormer embeddings: the pixel-branch stem and the ``lift_avgpool`` superpixel init."""
-from typing import Dict, List, Tuple
+from typing import Dict, List, Tuple, Union
 
-import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer
 from torch import Tensor, nn
 
+from mmsp.ops import SuperpixelGrid
+from mmsp.ops.cell_layout import cell_mean, to_cells
 from mmsp.ops.fast import use_fast_path
 from mmsp.ops.fast.superpixel_init import cell_mean_init, cell_mean_init_supports
 from ..utils import build_norm
@@ -18,6 +19,9 @@ STEM_LAYOUTS: Dict[str, Tuple[int, List[Tuple[int, int, int, float]]]] = {
     'cc4': (4, [(3, 2, 1, .5), (3, 2, 1, 1.)]),
     'ccc8': (8, [(3, 2, 1, .25), (3, 2, 1, .5), (3, 2, 1, 1.)]),
 }
+
+
+_CONVS = {2: nn.Conv2d, 3: nn.Conv3d}
 
 
 class SPFormerStem(nn.Module):
@@ -78,33 +82,37 @@ class SuperpixelInit(nn.Module):
 
     SPFormer's "superpixel features initialised by average pooling" (arXiv 2401.02931): the
     pixels are lifted to the superpixel width, normalised and activated, then every ``s x s``
-    cell is averaged. Cells at the bottom/right border that the pixel map only partly covers
-    are averaged over their real pixels, matching the ``ceil(H/s)`` grid of
-    :class:`mmsp.ops.SuperpixelGrid`. With a LayerNorm, the fast path
+    cell (``s_t x s x s`` for clips) is averaged. Cells at the end of a dimension that the
+    pixel map only partly covers are averaged over their real pixels, matching the
+    ``ceil(H/s)`` grid of :class:`mmsp.ops.SuperpixelGrid`. With a LayerNorm, the fast path
     (:func:`mmsp.ops.fast.superpixel_init.cell_mean_init`) computes the same in the cell layout.
 
     Args:
         pixel_channels (int): ``Cp``.
         superpixel_channels (int): ``Cs``.
-        stride (int): superpixel cell size ``s`` in pixel-branch pixels.
+        stride (int | tuple[int]): superpixel cell size in pixel-branch pixels, ``s`` (or
+            ``(s_t, s, s)`` for clips).
         norm_cfg (dict): norm after the lift. Defaults to ``LN2d`` (eps 1e-6).
         act_cfg (dict): activation after the norm. Defaults to GELU.
+        spatial_dims (int): 2 (images) or 3 (clips). Defaults to 2.
 
     Shapes:
-        x: (B, Cp, H, W) -> (B, Cs, ceil(H / s), ceil(W / s)).
+        x: (B, Cp, H, W) -> (B, Cs, ceil(H / s), ceil(W / s)); clips (B, Cp, T, H, W) ->
+        (B, Cs, ceil(T / s_t), ceil(H / s), ceil(W / s)).
     """
 
-    def __init__(
-        self,
-        pixel_channels: int,
-        superpixel_channels: int,
-        stride: int,
-        norm_cfg: Dict = dict(type='LN2d', eps=1e-6),
-        act_cfg: Dict = dict(type='GELU')
-    ) -> None:
+    def __init__(self,
+                 pixel_channels: int,
+                 superpixel_channels: int,
+                 stride: Union[int, Tuple[int, ...]],
+                 norm_cfg: Dict = dict(type='LN2d', eps=1e-6),
+                 act_cfg: Dict = dict(type='GELU'),
+                 spatial_dims: int = 2) -> None:
         super().__init__()
-        self.stride = stride
-        self.lift = nn.Conv2d(pixel_channels, superpixel_channels, 1)
+        if spatial_dims not in _CONVS:
+            raise ValueError(f'SuperpixelInit: spatial_dims must be 2 or 3, got {spatial_dims!r}')
+        self.stride, self.spatial_dims = stride, spatial_dims
+        self.lift = _CONVS[spatial_dims](pixel_channels, superpixel_channels, 1)
         self.norm = build_norm(norm_cfg, superpixel_channels)
         self.act = build_activation_layer(act_cfg)
         self.fast_path = use_fast_path() and cell_mean_init_supports(self)
@@ -112,9 +120,9 @@ class SuperpixelInit(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.fast_path:
             return cell_mean_init(self, x)
-        # ceil_mode without padding: a partial border cell is the mean of its real pixels
         x = self.act(self.norm(self.lift(x)))
-        return F.avg_pool2d(x, self.stride, self.stride, ceil_mode=True)
+        grid = SuperpixelGrid.of(x.shape[2:], self.stride)
+        return cell_mean(to_cells(x, grid), grid).movedim(-1, 1)  # (B, Cs, *grid)
 
 
 __all__ = ['STEM_LAYOUTS', 'SPFormerStem', 'SuperpixelInit']

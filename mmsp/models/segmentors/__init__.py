@@ -1,4 +1,5 @@
-"""Segmentors: EncoderDecoder with hard superpixels in its predictions."""
+"""Segmentors: EncoderDecoder with hard superpixels in its predictions; its clip version."""
 from .sp_encoder_decoder import SPEncoderDecoder
+from .sp_video_encoder_decoder import SPVideoEncoderDecoder, frames_to_batch
 
-__all__ = ['SPEncoderDecoder']
+__all__ = ['SPEncoderDecoder', 'SPVideoEncoderDecoder', 'frames_to_batch']

@@ -7,7 +7,9 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList, SampleList
 from torch import Tensor
 
-from mmsp.ops import SuperpixelGrid, association_to_superpixels, relabel_contiguous, resize_ids
+from mmsp.ops import (SuperpixelGrid, association_to_superpixels, infer_pixel_stride,
+                      relabel_contiguous, resize_ids)
+from ..superpixel_predictors.base import check_superpixel_inputs
 
 __all__ = ['SPEncoderDecoder']
 
@@ -176,13 +178,9 @@ class SPEncoderDecoder(EncoderDecoder):
                              f'{tuple(association.shape)}')
         in_h, in_w = int(input_size[0]), int(input_size[1])
         feat_h, feat_w = association.shape[-2:]
-        stride_h, stride_w = round(in_h / feat_h), round(in_w / feat_w)
-        if stride_h != stride_w or stride_h < 1:
-            raise ValueError(f'SPEncoderDecoder: cannot infer one pixel stride from input '
-                             f'{(in_h, in_w)} and association {tuple(association.shape)} '
-                             f'(ratios {in_h / feat_h:.3f}, {in_w / feat_w:.3f})')
-        out = (min(in_h, feat_h * stride_h), min(in_w, feat_w * stride_w))
-        ids, _ = association_to_superpixels(association, self.superpixel_cell_size, stride_h,
+        stride = infer_pixel_stride((in_h, in_w), (feat_h, feat_w), 'SPEncoderDecoder')
+        out = (min(in_h, feat_h * stride), min(in_w, feat_w * stride))
+        ids, _ = association_to_superpixels(association, self.superpixel_cell_size, stride,
                                             out_size=out)
         return resize_ids(ids, (in_h, in_w))
 
@@ -196,7 +194,14 @@ class SPEncoderDecoder(EncoderDecoder):
 
         Returns:
             list[SegDataSample]: with ``seg_logits``, ``pred_sem_seg`` and ``pred_superpixels``.
+
+        Raises:
+            ValueError: an empty batch, or non-finite input values (the message names the
+                images; :func:`~mmsp.models.superpixel_predictors.base.check_superpixel_inputs`).
         """
+        check_superpixel_inputs(
+            inputs, [s.metainfo for s in data_samples] if data_samples is not None else [],
+            'SPEncoderDecoder')
         if data_samples is not None:
             batch_img_metas = [data_sample.metainfo for data_sample in data_samples]
         else:
@@ -231,23 +236,30 @@ class SPEncoderDecoder(EncoderDecoder):
         return results
 
     @staticmethod
-    def _attach_superpixels(results: SampleList, ids: Tensor, logits_size: Tuple[int, int],
+    def restore_ids(ids: Tensor, meta: Optional[dict]) -> Tensor:
+        """Ids (..., H, W) of the padded network input back at the original size.
+
+        Undoes padding and flip as ``postprocess_result`` does for the logits, resizes to
+        ``ori_shape`` (nearest) and relabels ``0 .. K-1``. ``meta=None`` only relabels. Works
+        for an image (H, W) and a clip (T, H, W) alike.
+        """
+        if meta is not None:
+            height, width = ids.shape[-2:]
+            padding = meta.get('img_padding_size', meta.get('padding_size', [0] * 4))
+            left, right, top, bottom = padding
+            ids = ids[..., top:height - bottom, left:width - right]
+            if meta.get('flip', None):
+                direction = meta.get('flip_direction', None)
+                if direction not in ('horizontal', 'vertical'):
+                    raise ValueError(f'SPEncoderDecoder: unknown flip_direction {direction!r}')
+                ids = ids.flip(dims=(-1, ) if direction == 'horizontal' else (-2, ))
+            ids = resize_ids(ids, tuple(meta['ori_shape'][:2]))
+        return relabel_contiguous(ids[None])[0][0].long()
+
+    def _attach_superpixels(self, results: SampleList, ids: Tensor, logits_size: Tuple[int, int],
                             restore: bool) -> None:
-        """Undo padding and flip as ``postprocess_result`` does; resize to ``ori_shape``."""
-        height, width = logits_size
-        ids = resize_ids(ids, (height, width))
+        """``pred_superpixels`` of every sample (:meth:`restore_ids`)."""
+        ids = resize_ids(ids, tuple(logits_size))
         for i, sample in enumerate(results):
-            sp = ids[i]
-            if restore:
-                meta = sample.metainfo
-                padding = meta.get('img_padding_size', meta.get('padding_size', [0] * 4))
-                left, right, top, bottom = padding
-                sp = sp[top:height - bottom, left:width - right]
-                if meta.get('flip', None):
-                    direction = meta.get('flip_direction', None)
-                    if direction not in ('horizontal', 'vertical'):
-                        raise ValueError(f'SPEncoderDecoder: unknown flip_direction {direction!r}')
-                    sp = sp.flip(dims=(1, ) if direction == 'horizontal' else (0, ))
-                sp = resize_ids(sp, tuple(meta['ori_shape'][:2]))
-            sp = relabel_contiguous(sp[None])[0]
-            sample.set_data({'pred_superpixels': PixelData(data=sp.long())})
+            sp = self.restore_ids(ids[i], sample.metainfo if restore else None)
+            sample.set_data({'pred_superpixels': PixelData(data=sp)})

@@ -1,6 +1,6 @@
 """Common base of the models that only predict superpixels (baselines and zero-shot wrappers)."""
 from abc import abstractmethod
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -12,7 +12,34 @@ from torch import Tensor
 
 from mmsp.ops import enforce_connectivity, relabel_contiguous, resize_ids
 
-__all__ = ['BaseSuperpixelModel', 'inputs_to_rgb_uint8']
+__all__ = ['BaseSuperpixelModel', 'inputs_to_rgb_uint8', 'check_superpixel_inputs']
+
+
+def check_superpixel_inputs(inputs: Tensor, metas: Sequence[dict], owner: str) -> None:
+    """Refuse a batch that cannot give meaningful superpixels, naming the images.
+
+    Args:
+        inputs (Tensor): (B, C, H, W) network inputs.
+        metas (Sequence[dict]): per-image meta information (``img_path`` names the image).
+        owner (str): the model, for the message.
+
+    Raises:
+        ValueError: not (B, C, H, W), an empty batch, or non-finite (NaN/inf) values: one such
+            pixel makes the association NaN, whose argmax is a regular grid that would be
+            scored as the model's superpixels.
+    """
+    if inputs.dim() != 4:
+        raise ValueError(f'{owner}: expected (B, C, H, W) inputs, got {tuple(inputs.shape)}')
+    if inputs.shape[0] == 0 or inputs.shape[2] == 0 or inputs.shape[3] == 0:
+        raise ValueError(f'{owner}: empty batch of inputs {tuple(inputs.shape)}')
+    finite = torch.isfinite(inputs).flatten(1).all(dim=1)
+    if not bool(finite.all()):
+        bad = [i for i in range(len(finite)) if not finite[i]]
+        names = [str(metas[i].get('img_path', f'image {i} of the batch')) if i < len(metas)
+                 else f'image {i} of the batch' for i in bad]
+        raise ValueError(f'{owner}: non-finite (NaN/inf) input values in {", ".join(names)}; '
+                         'the superpixels of such an image would be a meaningless regular grid. '
+                         'Check the image file and the data preprocessor')
 
 
 def inputs_to_rgb_uint8(img: Tensor, data_preprocessor) -> np.ndarray:
@@ -137,9 +164,8 @@ class BaseSuperpixelModel(BaseModel):
             list[SegDataSample]: each with ``pred_superpixels`` (``PixelData``, (1, H0, W0)
             int64, ids ``0 .. K-1``) at the original image size.
         """
-        if inputs.dim() != 4:
-            raise ValueError(f'{type(self).__name__}: expected (B, C, H, W) inputs, got '
-                             f'{tuple(inputs.shape)}')
+        if inputs.dim() != 4 or inputs.shape[0] == 0:
+            check_superpixel_inputs(inputs, [], type(self).__name__)
         if data_samples is None:
             shape = tuple(inputs.shape[2:])
             data_samples = [

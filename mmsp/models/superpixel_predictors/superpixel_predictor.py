@@ -6,9 +6,8 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from mmsp.ops import association_to_superpixels, merge_heads
-from mmsp.ops import resize_ids
-from .base import BaseSuperpixelModel
+from mmsp.ops import association_to_superpixels, infer_pixel_stride, merge_heads, resize_ids
+from .base import BaseSuperpixelModel, check_superpixel_inputs
 
 __all__ = ['SuperpixelPredictor']
 
@@ -26,10 +25,12 @@ class SuperpixelPredictor(BaseSuperpixelModel):
     (:func:`mmsp.ops.association_to_superpixels`), cropped to the un-padded input, resized
     (nearest) to ``ori_shape`` and optionally made 4-connected.
 
-    Checkpoints: the provider is stored as ``self.backbone``, so ``backbone.*`` keys of an
-    mmpretrain ``ImageClassifier`` or an mmseg segmentor checkpoint load directly
-    (``tools/test.py cfg ckpt`` or ``load_from``); other keys (``head.*``, ``decode_head.*``) are
-    reported as unexpected and ignored.
+    Checkpoints: the provider is stored as ``self.backbone``, so the ``backbone.*`` keys of an
+    mmpretrain ``ImageClassifier`` or an mmseg segmentor checkpoint are this model's keys. The
+    configs set ``load_prefix = 'backbone.'``: the mmsp tools then load those keys strictly
+    (they must match the provider exactly, so build it as the checkpoint's backbone, e.g.
+    SPFormer with ``out_type='avg_featmap'`` for a classifier) and log the other keys
+    (``head.*``, ``decode_head.*``) as not used.
 
     The paper protocol (A9): resize the image to 224x224 in the test pipeline (196 superpixels
     for a 16-px superpixel stride), upsample to stride 1, argmax, resize ids to the original size.
@@ -89,13 +90,7 @@ class SuperpixelPredictor(BaseSuperpixelModel):
     def _pixel_stride(self, input_size, assoc: Tensor) -> int:
         if self.pixel_stride is not None:
             return self.pixel_stride
-        (in_h, in_w), (h, w) = input_size, assoc.shape[-2:]
-        sh, sw = round(in_h / h), round(in_w / w)
-        if sh != sw or sh < 1:
-            raise ValueError(f'SuperpixelPredictor: cannot infer one pixel stride from input '
-                             f'{tuple(input_size)} and association {tuple(assoc.shape)}; set '
-                             'pixel_stride')
-        return sh
+        return infer_pixel_stride(input_size, assoc.shape[-2:], 'SuperpixelPredictor')
 
     @torch.no_grad()
     def superpixels_batch(self, inputs: Tensor, metas: List[dict]) -> List[Tensor]:
@@ -121,7 +116,14 @@ class SuperpixelPredictor(BaseSuperpixelModel):
         return [self._crop(ids[i][None], metas[i])[0] for i in range(len(metas))]
 
     def predict(self, inputs: Tensor, data_samples=None):
-        """As :meth:`BaseSuperpixelModel.predict`, plus ``pred_association`` if requested."""
+        """As :meth:`BaseSuperpixelModel.predict`, plus ``pred_association`` if requested.
+
+        Raises:
+            ValueError: an empty batch, or non-finite input values (the message names the
+                images; :func:`~mmsp.models.superpixel_predictors.base.check_superpixel_inputs`).
+        """
+        metas = [s.metainfo for s in data_samples] if data_samples is not None else []
+        check_superpixel_inputs(inputs, metas, 'SuperpixelPredictor')
         self._last_association = None
         samples = super().predict(inputs, data_samples)
         if self.return_association and self._last_association is not None:

@@ -26,6 +26,8 @@ class PixelUnfolding(nn.Module):
         norm_cfg (dict): norm after the projection. Defaults to ``LN2d`` (eps 1e-6).
         layer_scale_init (float): initial ``gamma_u``. Defaults to 1e-5.
         spatial_dims (int): 2 (images) or 3 (clips).
+        causal (bool): clips only: no candidate in the next temporal cell
+            (:class:`~mmsp.ops.SuperpixelGrid`).
 
     Shapes:
         x: (B, Cp, *size); z: (B, Cs, *grid); association: (B, M, K, *size) with ``M`` dividing
@@ -38,9 +40,13 @@ class PixelUnfolding(nn.Module):
                  stride: Union[int, Tuple[int, ...]],
                  norm_cfg: Dict = dict(type='LN2d', eps=1e-6),
                  layer_scale_init: float = 1e-5,
-                 spatial_dims: int = 2) -> None:
+                 spatial_dims: int = 2,
+                 causal: bool = False) -> None:
         super().__init__()
-        self.stride, self.spatial_dims = stride, spatial_dims
+        if causal and spatial_dims != 3:
+            raise ValueError(f'PixelUnfolding: causal=True needs clips (spatial_dims=3), got '
+                             f'spatial_dims={spatial_dims}')
+        self.stride, self.spatial_dims, self.causal = stride, spatial_dims, bool(causal)
         self.proj = _CONVS[spatial_dims](superpixel_channels, pixel_channels, 1)
         self.norm = build_norm(norm_cfg, pixel_channels)
         self.gamma = nn.Parameter(torch.full((pixel_channels, ), float(layer_scale_init)))
@@ -59,7 +65,8 @@ class PixelUnfolding(nn.Module):
         values = self.norm(self.proj(z))  # (B, Cp, *grid)
         channels_last = not x.is_contiguous() and x.dim() == 4 and \
             x.is_contiguous(memory_format=torch.channels_last)
-        update = unfold_with_logits(association, values, self.stride, channels_last=channels_last)
+        update = unfold_with_logits(association, values, self.stride, channels_last,
+                                    self.causal)
         return x + self.gamma.view(-1, *(1, ) * self.spatial_dims) * update.to(x.dtype)
 
 

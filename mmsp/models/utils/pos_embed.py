@@ -22,12 +22,14 @@ def resize_pos_embed(pos_embed: Tensor,
                      mode: str = 'bilinear') -> Tensor:
     """Interpolate a (1, h*w, C) embedding from grid ``src_shape`` to ``dst_shape``.
 
+    Also a 1-D grid (a temporal embedding (1, t, C), ``mode='linear'``).
+
     Args:
         pos_embed (Tensor): (1, h_src * w_src, C) (any leading batch size is kept).
-        src_shape (Sequence[int]): ``(h_src, w_src)``.
-        dst_shape (Sequence[int]): ``(h_dst, w_dst)``.
-        mode (str): interpolation mode; bilinear, as the SPFormer code. ``align_corners``
-            is False.
+        src_shape (Sequence[int]): ``(h_src, w_src)`` (or ``(t_src, )``).
+        dst_shape (Sequence[int]): ``(h_dst, w_dst)`` (or ``(t_dst, )``).
+        mode (str): interpolation mode; bilinear, as the SPFormer code (linear for a
+            1-D grid). ``align_corners`` is False.
 
     Returns:
         Tensor: (1, h_dst * w_dst, C), the input itself when the shapes agree.
@@ -35,11 +37,13 @@ def resize_pos_embed(pos_embed: Tensor,
     Raises:
         ValueError: if ``pos_embed`` is not 3D or its token count is not ``h_src * w_src``.
     """
-    src_shape: Tuple[int, int] = tuple(int(v) for v in src_shape)  # type: ignore[no-redef]
-    dst_shape: Tuple[int, int] = tuple(int(v) for v in dst_shape)  # type: ignore[no-redef]
-    if pos_embed.dim() != 3 or pos_embed.shape[1] != src_shape[0] * src_shape[1]:
-        raise ValueError(f'resize_pos_embed: expected (B, {src_shape[0]}*{src_shape[1]}, C), '
-                         f'got {tuple(pos_embed.shape)}')
+    src_shape: Tuple[int, ...] = tuple(int(v) for v in src_shape)  # type: ignore[no-redef]
+    dst_shape: Tuple[int, ...] = tuple(int(v) for v in dst_shape)  # type: ignore[no-redef]
+    if pos_embed.dim() != 3 or pos_embed.shape[1] != math.prod(src_shape) or \
+            len(src_shape) != len(dst_shape):
+        raise ValueError(f'resize_pos_embed: expected (B, {"*".join(map(str, src_shape))}, C) '
+                         f'and a target grid of {len(src_shape)} dims, got '
+                         f'{tuple(pos_embed.shape)} and {dst_shape}')
     if src_shape == dst_shape:
         return pos_embed
     b, _, c = pos_embed.shape

@@ -59,6 +59,8 @@ class SuperpixelCrossAttention(BaseModule):
             layers.
         update_pixels (bool): compute the pixel update. Defaults to True.
         spatial_dims (int): 2 (images) or 3 (clips). Defaults to 2.
+        causal (bool): clips only: a voxel's candidates exclude the next temporal cell (18
+            instead of 27; :class:`~mmsp.ops.SuperpixelGrid`). Defaults to False.
         init_cfg (dict, optional): mmengine init config.
 
     Shapes:
@@ -78,6 +80,7 @@ class SuperpixelCrossAttention(BaseModule):
                  update_pixels: bool = True,
                  pixel_pos_embed: Optional[bool] = None,
                  spatial_dims: int = 2,
+                 causal: bool = False,
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_heads < 1 or pixel_channels % num_heads or superpixel_channels % num_heads:
@@ -87,6 +90,9 @@ class SuperpixelCrossAttention(BaseModule):
         if spatial_dims not in _CONVS:
             raise ValueError(f'SuperpixelCrossAttention: spatial_dims must be 2 or 3, '
                              f'got {spatial_dims!r}')
+        if causal and spatial_dims != 3:
+            raise ValueError(f'SuperpixelCrossAttention: causal=True masks later frames and needs '
+                             f'clips (spatial_dims=3), got spatial_dims={spatial_dims}')
         strides = stride if isinstance(stride, tuple) else (stride, )
         if len(strides) not in (1, spatial_dims) or any(
                 not isinstance(s, int) or isinstance(s, bool) or s < 1 for s in strides):
@@ -95,7 +101,7 @@ class SuperpixelCrossAttention(BaseModule):
         cp, cs, conv = pixel_channels, superpixel_channels, _CONVS[spatial_dims]
         self.pixel_channels, self.superpixel_channels = cp, cs
         self.num_heads, self.stride, self.update_pixels = num_heads, stride, update_pixels
-        self.spatial_dims = spatial_dims
+        self.spatial_dims, self.causal = spatial_dims, bool(causal)
         self.scale = 1.0 / math.sqrt(cp // num_heads)
         pixel_pos_embed = pos_embed if pixel_pos_embed is None else pixel_pos_embed
         self.pixel_pe = conv(cp, cp, 3, padding=1, groups=cp) if pixel_pos_embed else None
@@ -141,7 +147,7 @@ class SuperpixelCrossAttention(BaseModule):
         self._check(x, z)
         if self.fast_path:
             return factorised_sca(self, x, z, return_association)
-        cp, m, s = self.pixel_channels, self.num_heads, self.stride
+        cp, m, s, causal = self.pixel_channels, self.num_heads, self.stride, self.causal
         # 1. conditional position encoding
         xe = x if self.pixel_pe is None else x + self.pixel_pe(x)
         ze = z if self.superpixel_pe is None else z + self.superpixel_pe(z)
@@ -150,14 +156,15 @@ class SuperpixelCrossAttention(BaseModule):
         q_p, k_p, v_p = self.pixel_norm(self.pixel_qkv(xe)).split(
             [cp, cp, self.superpixel_channels], 1)
         # 3. association logits of every pixel with its candidate cells (superpixel queries)
-        association = association_logits(k_p, q_s, s, m)  # (B, M, K, *size)
+        association = association_logits(k_p, q_s, s, m, causal=causal)  # (B, M, K, *size)
         # 4. superpixel update: softmax over each superpixel's window pixels
-        dz = superpixel_update(association, v_p, s)
+        dz = superpixel_update(association, v_p, s, causal)
         z_out = z + self.gamma_superpixel.view(-1, *(1, ) * self.spatial_dims) * dz.to(z.dtype)
         # 5. pixel update: softmax over each pixel's candidates (pixel queries)
         x_out = x
         if self.update_pixels:
-            dx = unfold_with_logits(association_logits(q_p, k_s, s, m), v_s, s)
+            dx = unfold_with_logits(association_logits(q_p, k_s, s, m, causal=causal), v_s, s,
+                                    causal=causal)
             x_out = x + self.gamma_pixel.view(-1, *(1, ) * self.spatial_dims) * dx.to(x.dtype)
         return x_out, z_out, association if return_association else None
 

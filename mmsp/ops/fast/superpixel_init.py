@@ -9,7 +9,7 @@ a reduction over a contiguous dimension. The same function.
 """
 from torch import Tensor, nn
 
-from ..cell_layout import to_cells
+from ..cell_layout import cell_mean, to_cells
 from ..grid import SuperpixelGrid
 from .layer_norm import is_channel_layer_norm, layer_norm_of_linear
 
@@ -26,19 +26,13 @@ def cell_mean_init(module: nn.Module, x: Tensor) -> Tensor:
 
     Args:
         module (SuperpixelInit): with a channel LayerNorm (:func:`cell_mean_init_supports`).
-        x (Tensor): (B, Cp, H, W) pixels.
+        x (Tensor): (B, Cp, *size) pixels (an image (B, Cp, H, W) or a clip).
 
     Returns:
-        Tensor: (B, Cs, ceil(H / s), ceil(W / s)) in channels-last memory format.
+        Tensor: (B, Cs, *ceil(size / stride)) in channels-last memory format.
     """
     grid = SuperpixelGrid.of(x.shape[2:], module.stride)
-    cells = to_cells(x, grid)  # (B, h, w, s*s, Cp)
+    cells = to_cells(x, grid)  # (B, *shape, P, Cp)
     y = module.act(layer_norm_of_linear(cells, module.lift.weight.flatten(1), module.norm,
-                                        bias=module.lift.bias))  # (B, h, w, s*s, Cs)
-    if grid.is_padded:  # partial border cells: the mean over their real pixels
-        valid = grid.pixel_mask(y.device)
-        y = y.masked_fill(~valid[..., None], 0.)
-        pooled = y.sum(3) / valid.sum(-1, keepdim=True).to(y.dtype)
-    else:
-        pooled = y.mean(3)
-    return pooled.permute(0, 3, 1, 2)
+                                        bias=module.lift.bias))  # (B, *shape, P, Cs)
+    return cell_mean(y, grid).movedim(-1, 1)

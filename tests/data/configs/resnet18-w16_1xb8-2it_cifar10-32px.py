@@ -60,6 +60,6 @@ val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=1),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2))
+    checkpoint=dict(type='mmseg.AtomicCheckpointHook', by_epoch=False, interval=2))
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)

@@ -10,7 +10,7 @@ TINY = dict(pixel_dims=8, embed_dims=16, depths=(1, 2), num_heads=2, sp_heads=2,
 
 
 def test_arch_zoo_matches_spec_table():
-    expected = {  # spec 3.7: Cp, Cs, depths, ViT heads, SCA heads
+    expected = {  # arXiv 2401.02931 variants: Cp, Cs, depths, ViT heads, SCA heads
         'tiny': (32, 192, (2, 10), 3, (2, 2)),
         'small': (64, 384, (2, 10), 6, (2, 2)),
         'base': (96, 768, (2, 10), 12, (3, 3)),

@@ -81,3 +81,39 @@ def test_superpixel_init_fast_path_matches_reference(size, stride):
     g = torch.randn_like(ref)
     for a, r in zip(torch.autograd.grad(ours, leaves, g), torch.autograd.grad(ref, leaves, g)):
         torch.testing.assert_close(a, r, atol=1e-9, rtol=1e-9)
+
+
+def _reference_3d(init, x):
+    """Clips: 1x1x1 conv, channel LN, GELU, mean over the real voxels of each (s_t, s, s) cell."""
+    y = F.conv3d(x, init.lift.weight, init.lift.bias).movedim(1, -1)
+    y = F.gelu(F.layer_norm(y, (y.shape[-1], ), init.norm.weight, init.norm.bias, init.norm.eps))
+    y = y.movedim(-1, 1)
+    cell = init.stride
+    shape = [-(-n // c) for n, c in zip(x.shape[2:], cell)]
+    out = y.new_zeros(y.shape[0], y.shape[1], *shape)
+    for a in range(shape[0]):
+        for r in range(shape[1]):
+            for c in range(shape[2]):
+                window = y[:, :, a * cell[0]:(a + 1) * cell[0], r * cell[1]:(r + 1) * cell[1],
+                           c * cell[2]:(c + 1) * cell[2]]
+                out[:, :, a, r, c] = window.mean((2, 3, 4))
+    return out
+
+
+@pytest.mark.parametrize('fast', [False, True] if use_fast_path() else [False])
+@pytest.mark.parametrize('size', [(4, 8, 8), (3, 9, 6), (1, 5, 8)])
+def test_clip_superpixel_init_matches_reference(size, fast):
+    """Supervoxel init: cells of 2 frames x 4 x 4, partial cells (also a one-frame clip)."""
+    torch.manual_seed(0)
+    with fast_path(fast):
+        init = SuperpixelInit(6, 10, (2, 4, 4), spatial_dims=3).double()
+    assert init.fast_path == fast and isinstance(init.lift, torch.nn.Conv3d)
+    with torch.no_grad():
+        for p in init.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    x = torch.randn(2, 6, *size, dtype=torch.float64)
+    ref = _reference_3d(init, x)
+    assert ref.shape == (2, 10, -(-size[0] // 2), -(-size[1] // 4), -(-size[2] // 4))
+    torch.testing.assert_close(init(x), ref, atol=1e-10, rtol=1e-10)
+    with pytest.raises(ValueError, match='spatial_dims'):
+        SuperpixelInit(6, 10, 4, spatial_dims=4)

@@ -27,7 +27,7 @@ def ids_of(model, data):
 
 
 def test_grid_shapes_match_reference_counts():
-    assert grid_shape(321, 481, 200) == (12, 17)  # 204 cells (spec 5.3)
+    assert grid_shape(321, 481, 200) == (12, 17)  # 204 cells
     assert grid_shape(321, 481, 1000) == (26, 39)  # 1014 cells
     assert grid_shape(224, 224, 196) == (14, 14)
     assert grid_shape(3, 1000, 400) == (1, 365)

@@ -47,7 +47,7 @@ def _dense_mask(height, width, stride):
 
 
 def reference_sca(layer, x, z):
-    """Spec 3.3 in NCHW with dense masked attention; returns (x', z', A (B, M, 9, H, W))."""
+    """SCA (arXiv 2401.02931), NCHW, dense masked; returns (x', z', A (B, M, 9, H, W))."""
     b, cp, height, width = x.shape
     cs, rows, cols = z.shape[1:]
     m, s = layer.num_heads, layer.stride

@@ -3,7 +3,7 @@
 # head (the SP head has none). AdamW lr 1e-3, like every head (README.md: why not SGD).
 # superpixel_source='grid': a regular 32-px grid, the SP head's superpixel size, is scored by
 # SuperpixelMetric as the reference for the learned superpixels.
-_base_ = ['./_base_/camvid_study_r18_2k.py']
+_base_ = ['./_base_/camvid_study_r18_1k.py']
 model = dict(
     superpixel_source='grid',
     grid_size=32,
