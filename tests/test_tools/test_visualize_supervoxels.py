@@ -1,11 +1,11 @@
-"""tools/visualize_supervoxels.py: a public-domain pan clip, one colour per supervoxel across
-frames, the PNG panel."""
+"""tools/visualization/visualize_supervoxels.py: a public-domain pan clip, one colour per
+supervoxel across frames, the PNG panel."""
 import cv2
 import numpy as np
 import pytest
 from tools_helpers import load_tool
 
-V = load_tool('visualize_supervoxels')
+V = load_tool('visualization/visualize_supervoxels')
 
 
 def test_astronaut_pan_moves_the_window():

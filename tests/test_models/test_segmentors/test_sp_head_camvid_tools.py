@@ -52,6 +52,9 @@ def train_and_test(config, data_root, work_dir, show_dir=None, **kwargs):
     checkpoint = work_dir / 'train' / 'iter_2.pth'
     assert checkpoint.is_file()
     show = ['--show-dir', str(show_dir)] if show_dir else []
+    # a visualiser of its own: mmengine keeps one instance per name in the process, and the
+    # training run's has no save_dir
+    opts = opts + [f'visualizer.name=test_vis_{os.getpid()}_{next(_runs)}']
     return tool('test').main([str(config), str(checkpoint), '--work-dir', str(work_dir / 'test'),
                               *show, '--cfg-options', *opts])
 

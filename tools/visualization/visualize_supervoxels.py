@@ -10,7 +10,7 @@ the same definitions as ``tools/eval_supervoxels.py``.
 
 Example (the picture of ``configs/supervoxel/README.md``)::
 
-    python tools/visualize_supervoxels.py \\
+    python tools/visualization/visualize_supervoxels.py \\
         --config configs/supervoxel/spformer3d-t_1xb2-400it_camvid-clips-2x120x160.py \\
         --checkpoint work_dirs/spformer3d-t_1xb2-400it_camvid-clips-2x120x160/iter_400.pth \\
         --show 0 1 2 3 --colors 256 --out docs/figures/supervoxels_astronaut_pan.png
@@ -29,7 +29,8 @@ from mmsp.visualization.drawing import colorize_ids, draw_boundaries, make_panel
 
 
 def _eval_tool():
-    path = osp.join(osp.dirname(osp.abspath(__file__)), 'eval_supervoxels.py')
+    tools = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    path = osp.join(tools, 'eval_supervoxels.py')
     spec = importlib.util.spec_from_file_location('mmsp_tools_eval_supervoxels', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
