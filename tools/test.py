@@ -7,7 +7,7 @@ Usage::
                                            [--launcher ...]
 
 ``CHECKPOINT`` is loaded through mmsp's safe local loader (``torch.load(weights_only=True)`` plus
-an exact allow-list, see README "Checkpoints and trust"): runner checkpoints written by
+an exact allow-list, see docs/user_guides/reliability.md, section 6): runner checkpoints written by
 ``tools/train.py`` and files from ``tools/misc/publish_model.py`` both work; a file that needs any
 other pickle global, or that is not a checkpoint at all, is refused with a message naming it.
 

@@ -221,7 +221,7 @@ def _refusal(filename: str, err: Exception) -> Exception:
         f'allow-list: {", ".join(offending)}. Only tensors, plain Python containers, numpy '
         f'arrays/scalars and mmengine HistoryBuffer are accepted (torch.load(weights_only=True)). '
         f'If you trust this file, convert it once with "python tools/misc/publish_model.py '
-        f'--trust-input IN OUT"; see README, "Checkpoints and trust".')
+        f'--trust-input IN OUT"; see docs/user_guides/reliability.md, section 6.')
 
 
 def check_checkpoint_file(filename: str) -> None:

@@ -6,7 +6,7 @@ Usage::
     python tools/benchmarks/measure_memory.py --cases sp-head-r50 --scale 0.25  # quick, 256x512
     python tools/benchmarks/measure_memory.py --config CFG --size 512 1024       # any seg config
 
-Reference cases (issue 8 / docs/reliability.md):
+Reference cases (docs/user_guides/reliability.md, section 5):
 
 * ``sp-head-r50``: SP-Transformer head + ResNet-50, Cityscapes config, 1024x2048 image.
 * ``spformer-s``: SP-Transformer head + SPFormer-S backbone, Cityscapes config, 512x1024.

@@ -22,7 +22,7 @@ The input is read with mmsp's safe loader, so only checkpoints within mmsp's all
 mmengine runners write) are accepted. ``--trust-input`` reads it with
 ``torch.load(weights_only=False)`` instead, which **executes whatever the pickle contains**: use
 it only for a file whose origin you trust (e.g. a checkpoint you trained with other classes in
-it), once, to produce a file that is safe to share. See README "Checkpoints and trust".
+it), once, to produce a file that is safe to share. See docs/user_guides/reliability.md, section 6.
 """
 import argparse
 import hashlib
