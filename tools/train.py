@@ -5,7 +5,7 @@ Usage::
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--non-strict]
                                  [--cfg-options key=value ...] [--launcher none|pytorch|slurm|mpi]
 
-Checkpoints (see docs/user_guides/reliability.md, section 6.:
+Checkpoints (see docs/user_guides/reliability.md, section 6):
 
 * they are written atomically (``mmsp.engine.hooks.AtomicCheckpointHook``, named by every mmsp
   training config; this tool also puts it in place of an mmengine ``CheckpointHook``): a kill
