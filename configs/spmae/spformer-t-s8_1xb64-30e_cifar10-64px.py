@@ -28,5 +28,6 @@ param_scheduler = [
 train_cfg = dict(_delete_=True, type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=5)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
-    checkpoint=dict(type='mmseg.AtomicCheckpointHook', by_epoch=True, interval=max_epochs, max_keep_ckpts=1))
+    checkpoint=dict(
+        type='mmseg.AtomicCheckpointHook', by_epoch=True, interval=max_epochs, max_keep_ckpts=1))
 log_processor = dict(by_epoch=True, window_size=50)
