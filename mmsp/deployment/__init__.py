@@ -3,9 +3,9 @@
 See ``docs/user_guides/deployment.md`` and ``tools/deployment/pytorch2onnx.py``.
 """
 from .onnx_export import (ExportSizeError, TensorModeWrapper, check_traced_sizes, export_onnx,
-                          export_program, verify_onnx)
+                          export_program, measure_latency, verify_onnx)
 
 __all__ = [
     'ExportSizeError', 'TensorModeWrapper', 'check_traced_sizes', 'export_onnx',
-    'export_program', 'verify_onnx'
+    'export_program', 'measure_latency', 'verify_onnx'
 ]

@@ -25,7 +25,7 @@ from mmsp.ops.fast import paper_form
 
 __all__ = [
     'ExportSizeError', 'TensorModeWrapper', 'export_program', 'export_onnx', 'verify_onnx',
-    'check_traced_sizes'
+    'check_traced_sizes', 'measure_latency'
 ]
 
 
@@ -242,6 +242,10 @@ def verify_onnx(path: str,
     return rows
 
 
+_TRACE_HINT = ('Trace at the size you will run, or export with torch.export / '
+               'torch.onnx.export(dynamo=True).')
+
+
 def check_traced_sizes(model: nn.Module, traced: nn.Module,
                        shapes: Sequence[Sequence[int]], batch_size: int = 1) -> None:
     """Raise :class:`ExportSizeError` if ``traced`` (e.g. ``torch.jit.trace(model, x)``) does
@@ -258,13 +262,52 @@ def check_traced_sizes(model: nn.Module, traced: nn.Module,
             try:
                 out = _flatten(traced(x))
             except Exception as err:  # a traced graph fails in its own ways at other sizes
-                raise ExportSizeError(f'check_traced_sizes: the traced module fails at input '
-                                      f'{tuple(x.shape)}: {err}') from err
+                last = str(err).strip().splitlines()[-1]
+                raise ExportSizeError(
+                    f'check_traced_sizes: the traced module fails at input {tuple(x.shape)} '
+                    f'({last}): torch.jit.trace fixes every size to the traced input. '
+                    f'{_TRACE_HINT}') from err
         shapes_ref, shapes_out = [tuple(t.shape) for t in ref], [tuple(t.shape) for t in out]
         if shapes_ref != shapes_out or not all(
                 torch.allclose(o, r, rtol=1e-4, atol=1e-4) for o, r in zip(out, ref)):
             raise ExportSizeError(
                 f'check_traced_sizes: at input {tuple(x.shape)} the traced module gives outputs '
                 f'{shapes_out} but the model gives {shapes_ref} (or other values): '
-                'torch.jit.trace fixes every size to the traced input. Trace at the size you '
-                'will run, or export with torch.export / torch.onnx.export(dynamo=True).')
+                f'torch.jit.trace fixes every size to the traced input. {_TRACE_HINT}')
+
+
+def measure_latency(path: str,
+                    model: nn.Module,
+                    shape: Sequence[int],
+                    runs: int = 10,
+                    fast: bool = False) -> Dict[str, float]:
+    """Median wall time (ms) of one (1, 3, H, W) forward in ONNX Runtime (CPU) and PyTorch.
+
+    Both run in this process with the same number of threads (``torch.get_num_threads()``),
+    after one warm-up run each, alternating so that load changes hit both alike.
+
+    Returns:
+        dict: ``onnxruntime_ms``, ``pytorch_ms`` and ``speedup`` (PyTorch / ONNX Runtime).
+    """
+    import time
+
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+    name = session.get_inputs()[0].name
+    x = torch.randn(1, 3, *(int(v) for v in shape))
+    feed = {name: x.numpy()}
+    ort_times, torch_times = [], []
+    with _form(model, fast), torch.no_grad():
+        session.run(None, feed)
+        model(x)
+        for _ in range(runs):
+            start = time.perf_counter()
+            session.run(None, feed)
+            ort_times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            model(x)
+            torch_times.append(time.perf_counter() - start)
+    ort_ms, torch_ms = 1e3 * float(np.median(ort_times)), 1e3 * float(np.median(torch_times))
+    return dict(onnxruntime_ms=ort_ms, pytorch_ms=torch_ms, speedup=torch_ms / ort_ms)

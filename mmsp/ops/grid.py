@@ -50,7 +50,12 @@ def known_equal(a: Sequence[Size], b: Sequence[Size]) -> bool:
     undecided comparison is False instead of a guard that would specialise the dimension, so
     callers use it to skip work (padding, masking) that is correct, just unneeded, when equal.
     """
-    return len(a) == len(b) and all(statically_known_true(x == y) for x, y in zip(a, b))
+    return len(a) == len(b) and all(_known_true(x == y) for x, y in zip(a, b))
+
+
+def _known_true(eq) -> bool:
+    # under torch.jit.trace sizes are 0-d tensors: their comparison is a (traced) tensor
+    return statically_known_true(eq) if isinstance(eq, (bool, torch.SymBool)) else bool(eq)
 
 
 @dataclass(frozen=True)
