@@ -6,32 +6,20 @@ import shutil
 import pytest
 import torch
 from mmengine.config import Config
-from tools_helpers import load_tool
+from tools_helpers import REPO_ROOT, load_tool
 
 from mmsp.utils import build_model_from_config
 
 pytest.importorskip('onnxruntime')
 pytest.importorskip('onnxscript')
 
-CONFIG = """
-default_scope = 'mmseg'
-model = dict(
-    type='SPEncoderDecoder',
-    backbone=dict(type='ResNetV1c', depth=18, stem_channels=8, base_channels=8,
-                  norm_cfg=dict(type='BN'), out_indices=(0, 1, 2, 3)),
-    decode_head=dict(type='SPTransformerHead', in_channels=[8, 16, 32, 64],
-                     in_index=[0, 1, 2, 3], channels=16, cell_size=4, query_grid=(4, 6),
-                     num_iterations=1, num_layers=1, num_attn_heads=2, num_classes=5,
-                     norm_cfg=dict(type='BN'), dropout_ratio=0.0),
-    test_cfg=dict(mode='whole'))
-"""
+CONFIG = REPO_ROOT / 'configs' / 'smoke' / 'sp-head_r18-w8_export-64x96.py'
 
 
 @pytest.fixture(scope='module')
 def config_and_checkpoint(tmp_path_factory):
     root = tmp_path_factory.mktemp('p2o')
-    config = root / 'sp-head_r18-tiny.py'
-    config.write_text(CONFIG)
+    config = CONFIG
     torch.manual_seed(0)
     model = build_model_from_config(Config.fromfile(str(config)))
     model.init_weights()
