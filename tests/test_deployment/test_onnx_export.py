@@ -24,6 +24,8 @@ from mmsp.ops import association_logits, superpixel_update, unfold_with_logits
 
 onnxruntime = pytest.importorskip('onnxruntime')
 pytest.importorskip('onnxscript')
+# torch.export + ONNX translation of a tiny model: 1-5 min on a loaded 2-core machine
+pytestmark = pytest.mark.timeout(1800)
 
 TINY = dict(pixel_dims=8, embed_dims=16, depths=(1, 1), num_heads=2, sp_heads=2, sp_iter=1)
 EXPORT, OTHER = (64, 96), (75, 101)

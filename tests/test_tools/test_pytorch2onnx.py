@@ -12,6 +12,8 @@ from mmsp.utils import build_model_from_config
 
 pytest.importorskip('onnxruntime')
 pytest.importorskip('onnxscript')
+# torch.export + ONNX translation of a tiny model: 1-5 min on a loaded 2-core machine
+pytestmark = pytest.mark.timeout(1800)
 
 CONFIG = REPO_ROOT / 'configs' / 'smoke' / 'sp-head_r18-w8_export-64x96.py'
 
