@@ -6,6 +6,7 @@
 #   PYTHON=python3.11   interpreter for a new venv (default python3.11)
 #   MMSP_VENV=<dir>     venv location (default <repo>/.venv; the other scripts use <repo>/.venv)
 #   MAX_JOBS=<n>        parallel compile jobs for mmcv (default: nproc)
+#   MMSP_DEPLOY=0       skip the optional deploy extra (ONNX export tools; their tests skip)
 set -Eeuo pipefail  # -E: the ERR trap also fires inside functions
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -77,6 +78,12 @@ CURRENT="install mmengine, mmsegmentation, mmpretrain and the rest of the stack"
 step "$CURRENT"
 pip_install -q "mmengine==0.10.7" "mmsegmentation==1.2.2" "mmpretrain==1.2.0" "setuptools<82" \
   ftfy regex scipy scikit-image pytest pytest-timeout hypothesis flake8
+
+if [ "${MMSP_DEPLOY:-1}" != "0" ]; then
+  CURRENT="install the deploy extra (onnx, onnxruntime, onnxscript: tools/deployment and its tests)"
+  step "$CURRENT"
+  pip_install -q "onnx==1.23.2" "onnxruntime==1.32.0" "onnxscript==0.7.2"
+fi
 
 CURRENT="install mmsp (editable)"
 step "$CURRENT"

@@ -7,21 +7,24 @@ cell (:func:`to_cells`, channels innermost); the per-head view ``(B, M, *grid_sh
 part are padded with zero slots (:meth:`~mmsp.ops.grid.SuperpixelGrid.pixel_mask` tells them
 apart). Any number of grid dimensions works (images and clips).
 """
+from typing import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .grid import SuperpixelGrid
+from .grid import Size, SuperpixelGrid, known_equal
 
 __all__ = [
-    'to_cells', 'from_cells', 'cell_heads', 'grid_to_cells', 'to_blocks', 'from_blocks', 'cell_mean'
+    'to_cells', 'from_cells', 'cell_heads', 'grid_to_cells', 'to_blocks', 'from_blocks',
+    'cell_mean', 'crop'
 ]
 
 
 def to_cells(x: Tensor, grid: SuperpixelGrid) -> Tensor:
     """Pixel map (B, C, *size) to cell layout (B, *shape, P, C); padding slots are zero."""
     b, c = x.shape[:2]
-    if tuple(x.shape[2:]) != grid.padded_size:  # pad the last cells to whole cells
+    if not known_equal(x.shape[2:], grid.padded_size):  # pad the last cells to whole cells
         pad = []
         for n, padded in zip(reversed(x.shape[2:]), reversed(grid.padded_size)):
             pad += [0, padded - n]
@@ -46,11 +49,26 @@ def from_blocks(xb: Tensor, grid: SuperpixelGrid, channels_last: bool = False) -
     order = (0, ) + tuple(v for i in range(nd) for v in (2 + i, 2 + nd + i)) + (1, 2 + 2 * nd)
     x = x.permute(order).reshape(b, *grid.padded_size, m * d).movedim(-1, 1)
     if grid.is_padded:
-        x = x[(slice(None), slice(None)) + tuple(slice(0, n) for n in grid.size)]
+        x = crop(x, grid.size)
     if channels_last and x.dim() in (4, 5):
         fmt = torch.channels_last if x.dim() == 4 else torch.channels_last_3d
         return x.contiguous(memory_format=fmt)
     return x.contiguous()
+
+
+def crop(x: Tensor, size: Sequence[Size]) -> Tensor:
+    """The leading ``size`` entries of the trailing ``len(size)`` dimensions of ``x``.
+
+    A slice (a view) in eager mode. While traced (``torch.export``, ``torch.compile``) it is a
+    gather, a new tensor: whether a cropped *view* is contiguous depends on the sizes, and the
+    tracer would specialise a dynamic size to answer that.
+    """
+    first = x.dim() - len(size)
+    if not torch.compiler.is_compiling():
+        return x[(slice(None), ) * first + tuple(slice(0, n) for n in size)]
+    for dim, n in enumerate(size, first):
+        x = x.index_select(dim, torch.arange(n, device=x.device))
+    return x
 
 
 def from_cells(xc: Tensor, grid: SuperpixelGrid, channels_last: bool = False) -> Tensor:

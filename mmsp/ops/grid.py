@@ -24,11 +24,16 @@ after the two leading (batch, head) dimensions of their tensors.
 import functools
 import itertools
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
+from torch.fx.experimental.symbolic_shapes import statically_known_true
+
+#: A size: an int, or a symbolic size while ``torch.export`` traces with dynamic dimensions.
+Size = Union[int, torch.SymInt]
 
 
 @functools.lru_cache(maxsize=None)
@@ -41,6 +46,21 @@ def neighbor_offsets(ndim: int = 2) -> Tuple[Tuple[int, ...], ...]:
 NEIGHBOR_OFFSETS: Tuple[Tuple[int, ...], ...] = neighbor_offsets(2)
 NUM_NEIGHBORS = 9
 CENTER = 4
+
+
+def known_equal(a: Sequence[Size], b: Sequence[Size]) -> bool:
+    """Whether two sizes are equal; symbolic sizes only where the tracer proves it.
+
+    For ints this is ``tuple(a) == tuple(b)``. Under ``torch.export`` with dynamic dimensions an
+    undecided comparison is False instead of a guard that would specialise the dimension, so
+    callers use it to skip work (padding, masking) that is correct, just unneeded, when equal.
+    """
+    return len(a) == len(b) and all(_known_true(x == y) for x, y in zip(a, b))
+
+
+def _known_true(eq) -> bool:
+    # under torch.jit.trace sizes are 0-d tensors: their comparison is a (traced) tensor
+    return statically_known_true(eq) if isinstance(eq, (bool, torch.SymBool)) else bool(eq)
 
 
 @dataclass(frozen=True)
@@ -57,15 +77,15 @@ class SuperpixelGrid:
             the module docstring). Defaults to False.
     """
 
-    size: Tuple[int, ...]
+    size: Tuple[Size, ...]
     cell: Tuple[int, ...]
     causal: bool = False
 
     def __post_init__(self) -> None:
-        for name in ('size', 'cell'):
+        for name, kinds in (('size', (int, torch.SymInt)), ('cell', int)):
             value = getattr(self, name)
             if not isinstance(value, tuple) or not value or any(
-                    not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in value):
+                    not isinstance(v, kinds) or isinstance(v, bool) or v < 1 for v in value):
                 raise ValueError(f'SuperpixelGrid: {name} must be a tuple of positive ints, '
                                  f'got {value!r}')
         if len(self.size) != len(self.cell):
@@ -80,8 +100,9 @@ class SuperpixelGrid:
            stride: Union[int, Sequence[int]],
            causal: bool = False) -> 'SuperpixelGrid':
         """The grid of a map of ``size`` with cells of ``stride`` (an int: the same along every
-        dimension); ``causal`` as in the class."""
-        size = tuple(int(v) for v in size)
+        dimension); ``causal`` as in the class. Symbolic sizes (``torch.export`` with dynamic
+        dimensions) stay symbolic."""
+        size = tuple(v if isinstance(v, torch.SymInt) else int(v) for v in size)
         cell = (stride, ) * len(size) if isinstance(stride, int) else stride
         if not isinstance(cell, (tuple, list)) or len(cell) != len(size) or any(
                 not isinstance(c, int) or isinstance(c, bool) or c < 1 for c in cell):
@@ -125,8 +146,12 @@ class SuperpixelGrid:
 
     @property
     def shape(self) -> Tuple[int, ...]:
-        """Cells along every dimension, ``ceil(size / cell)``."""
-        return tuple(-(-n // c) for n, c in zip(self.size, self.cell))
+        """Cells along every dimension, ``ceil(size / cell)``.
+
+        Written with a non-negative numerator: exported to ONNX, whose integer division
+        truncates, ``-(-n // c)`` would become ``floor(size / cell)``.
+        """
+        return tuple((n + c - 1) // c for n, c in zip(self.size, self.cell))
 
     @property
     def num_superpixels(self) -> int:
@@ -159,8 +184,12 @@ class SuperpixelGrid:
 
     @property
     def is_padded(self) -> bool:
-        """Whether the last cells are partial (block layout has padding slots)."""
-        return self.padded_size != self.size
+        """Whether the last cells are partial (block layout has padding slots).
+
+        Symbolic sizes count as padded unless the tracer can prove otherwise: masking padding
+        slots that do not exist changes nothing, and no dynamic size gets specialised.
+        """
+        return not known_equal(self.size, self.padded_size)
 
     # 2-D names (the last two dimensions)
     @property
@@ -237,7 +266,7 @@ def _build_neighbor_mask(shape: Tuple[int, ...], causal: bool, device) -> Tensor
 
 def _build_pixel_mask(size: Tuple[int, ...], cell: Tuple[int, ...], device) -> Tensor:
     ndim = len(size)
-    shape = tuple(-(-n // c) for n, c in zip(size, cell))
+    shape = tuple((n + c - 1) // c for n, c in zip(size, cell))
     valid = torch.ones((), dtype=torch.bool, device=device)
     for n, c, g in zip(size, cell, shape):  # (g1, c1, g2, c2, ...) outer product
         inside = (torch.arange(g * c, device=device) < n).view(g, c)
@@ -283,6 +312,21 @@ def _grid_slices(offset: Sequence[int], shape: Sequence[int], sign: int) -> Tupl
         slice(max(-sign * o, 0), n - max(sign * o, 0)) for o, n in zip(offset, shape))
 
 
+def _check_tracer() -> None:
+    """Refuse the TorchScript ONNX exporter; warn that ``torch.jit.trace`` fixes the size."""
+    if torch.onnx.is_in_onnx_export():
+        raise RuntimeError(
+            'mmsp models do not export with the TorchScript-based ONNX exporter '
+            '(torch.onnx.export(..., dynamo=False)): it cannot export Tensor.unfold and fixes '
+            'the input size. Use torch.onnx.export(..., dynamo=True) or '
+            'tools/deployment/pytorch2onnx.py (docs/user_guides/deployment.md).')
+    warnings.warn(
+        'torch.jit.trace of an mmsp model: the grid geometry (cells, padding, neighbourhoods) '
+        'is computed from the example input size, so the traced module is only valid at that '
+        'size. Use torch.export for other sizes, or check the traced module with '
+        'mmsp.deployment.check_traced_sizes.', stacklevel=3)
+
+
 def gather_neighbors(z: Tensor, ndim: int = 2, fill: float = 0.0) -> Tensor:
     """``out[..., c, n, ...] = z[..., c + offset(n), ...]``: each cell's candidates.
 
@@ -294,6 +338,8 @@ def gather_neighbors(z: Tensor, ndim: int = 2, fill: float = 0.0) -> Tensor:
     Returns:
         Tensor: (B, M, *shape, 3 ** D, *rest).
     """
+    if torch.jit.is_tracing():
+        _check_tracer()
     lead = 2 + ndim
     rest = z.dim() - lead
     zp = torch.nn.functional.pad(z, (0, 0) * rest + (1, 1) * ndim, value=fill)
@@ -380,7 +426,8 @@ def fold_to_superpixels(per_cell: Tensor, ndim: int = 2) -> Tensor:
 
 
 __all__ = [
-    'NEIGHBOR_OFFSETS', 'NUM_NEIGHBORS', 'CENTER', 'neighbor_offsets', 'SuperpixelGrid',
+    'NEIGHBOR_OFFSETS', 'NUM_NEIGHBORS', 'CENTER', 'neighbor_offsets', 'known_equal',
+    'SuperpixelGrid',
     'grid_to_heads', 'heads_to_grid', 'gather_neighbors', 'shift_to_superpixels',
     'shift_to_pixels', 'fold_to_superpixels'
 ]

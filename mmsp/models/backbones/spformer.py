@@ -13,6 +13,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..utils import build_norm, resize_pos_embed, square_grid
 from mmsp.ops import association_to_superpixels, merge_heads, unfold_with_logits
+from mmsp.ops.grid import known_equal
 from .spformer_arch import resolve_arch, resolve_stride
 from .spformer_stage import SPFormerStage
 from .spformer_stem import SPFormerStem, SuperpixelInit
@@ -250,8 +251,10 @@ class SPFormer(BaseModule):
             raise ValueError(f'SPFormer: expected images (B, {self.in_channels}, H, W), '
                              f'got {tuple(x.shape)}')
         r = self.pixel_stride
-        pad_h, pad_w = -x.shape[2] % r, -x.shape[3] % r
-        return F.pad(x, (0, pad_w, 0, pad_h)) if pad_h or pad_w else x
+        # padded sizes written as multiples of r (so that the stem's check needs no guard on a
+        # symbolic size), the ceiling with a non-negative numerator (ONNX division truncates)
+        pad_h, pad_w = ((n + r - 1) // r * r - n for n in x.shape[2:])
+        return x if known_equal((pad_h, pad_w), (0, 0)) else F.pad(x, (0, pad_w, 0, pad_h))
 
     def _embed(self, x: Tensor) -> Tensor:
         """Images (B, C, H0, W0) to the pixel branch (B, Cp, ceil(H0/r), ceil(W0/r))."""

@@ -9,6 +9,7 @@ from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from mmsp.ops import merge_heads, unfold_with_logits, upsample_association
+from mmsp.ops.grid import known_equal
 from ..utils import HypercolumnFusion, SuperpixelCrossAttention, TransformerBlock, build_norm
 
 __all__ = ['SPTransformerHead']
@@ -265,7 +266,7 @@ class SPTransformerHead(BaseDecodeHead):
     def init_superpixels(self, batch_size: int, rows: int, cols: int) -> Tensor:
         """The learnable query grid for a ``rows x cols`` grid: (B, C, rows, cols)."""
         queries = self.superpixel_queries
-        if tuple(queries.shape[2:]) != (rows, cols):
+        if not known_equal(queries.shape[2:], (rows, cols)):  # (never a guard on traced sizes)
             queries = F.interpolate(queries, size=(rows, cols), mode='bilinear',
                                     align_corners=False)
         return queries.expand(batch_size, -1, -1, -1)
@@ -302,7 +303,7 @@ class SPTransformerHead(BaseDecodeHead):
         x = self.fusion(self._select_levels(inputs))
         b, _, height, width = x.shape
         s = self.cell_size
-        z = self.init_superpixels(b, -(-height // s), -(-width // s))
+        z = self.init_superpixels(b, (height + s - 1) // s, (width + s - 1) // s)
         if self.pixel_pe is not None:  # one position encoding shared by the tokenisers
             x = x + self.pixel_pe(x)
         association = None

@@ -7,6 +7,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmsp.ops.fast import use_fast_path
+from mmsp.ops.grid import known_equal
 from mmsp.ops.fast.conv_module import fold_conv_module
 
 __all__ = ['HypercolumnFusion']
@@ -83,7 +84,7 @@ class HypercolumnFusion(BaseModule):
         size = tuple(inputs[self.target_level].shape[2:])
         out, owned = None, False
         for i, x in enumerate(inputs):
-            if tuple(x.shape[2:]) == size:
+            if x is inputs[self.target_level] or known_equal(x.shape[2:], size):
                 y = self._project(i, x)
             elif x.shape[2] >= size[0] and x.shape[3] >= size[1]:
                 y = self._project(i, F.adaptive_avg_pool2d(x, size))

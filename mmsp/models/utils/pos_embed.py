@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmsp.ops.grid import known_equal
+
 
 def square_grid(num_tokens: int, what: str = 'pos_embed') -> Tuple[int, int]:
     """``(n, n)`` for ``num_tokens = n * n``; raises ``ValueError`` otherwise."""
@@ -38,13 +40,15 @@ def resize_pos_embed(pos_embed: Tensor,
         ValueError: if ``pos_embed`` is not 3D or its token count is not ``h_src * w_src``.
     """
     src_shape: Tuple[int, ...] = tuple(int(v) for v in src_shape)  # type: ignore[no-redef]
-    dst_shape: Tuple[int, ...] = tuple(int(v) for v in dst_shape)  # type: ignore[no-redef]
+    # symbolic grids (torch.export with dynamic sizes) stay symbolic
+    dst_shape = tuple(  # type: ignore[no-redef]
+        v if isinstance(v, torch.SymInt) else int(v) for v in dst_shape)
     if pos_embed.dim() != 3 or pos_embed.shape[1] != math.prod(src_shape) or \
             len(src_shape) != len(dst_shape):
         raise ValueError(f'resize_pos_embed: expected (B, {"*".join(map(str, src_shape))}, C) '
                          f'and a target grid of {len(src_shape)} dims, got '
                          f'{tuple(pos_embed.shape)} and {dst_shape}')
-    if src_shape == dst_shape:
+    if known_equal(src_shape, dst_shape):
         return pos_embed
     b, _, c = pos_embed.shape
     grid = pos_embed.transpose(1, 2).reshape(b, c, *src_shape)
