@@ -1,12 +1,14 @@
 """Datasets and loading transforms registered in ``mmseg.registry`` (DATASETS, TRANSFORMS)."""
 from .bsds500 import BSDS500Dataset
-from .camvid import CamVidDataset, list_seg_pairs
+from .camvid import CAMVID_COARSE_CLASSES, CAMVID_FINE_TO_COARSE, CamVidDataset, list_seg_pairs
 from .checks import check_seg_pair, image_header
 from .pascal_parts58 import PascalParts58Dataset, voc_colormap
-from .transforms import LoadBSDSAnnotations, PackMultiAnnotationInputs, load_bsds_segmentations
+from .transforms import (LoadBSDSAnnotations, MapLabels, PackMultiAnnotationInputs,
+                         PackSegInputsWithMaps, load_bsds_segmentations)
 
 __all__ = [
     'CamVidDataset', 'BSDS500Dataset', 'PascalParts58Dataset', 'LoadBSDSAnnotations',
     'PackMultiAnnotationInputs', 'load_bsds_segmentations', 'list_seg_pairs', 'check_seg_pair',
-    'image_header', 'voc_colormap'
+    'image_header', 'voc_colormap', 'MapLabels', 'PackSegInputsWithMaps', 'CAMVID_COARSE_CLASSES',
+    'CAMVID_FINE_TO_COARSE'
 ]

@@ -9,7 +9,17 @@ from mmseg.registry import DATASETS
 
 from .checks import NameFilesOnErrorMixin, check_seg_pair
 
-__all__ = ['CamVidDataset', 'list_seg_pairs']
+__all__ = ['CamVidDataset', 'list_seg_pairs', 'CAMVID_COARSE_CLASSES', 'CAMVID_FINE_TO_COARSE']
+
+#: Seven of the Cityscapes class categories (Cordts et al., CVPR 2016, arXiv 1604.01685), the
+#: coarse level of the CamVid classes.
+CAMVID_COARSE_CLASSES = ('flat', 'construction', 'object', 'nature', 'sky', 'human', 'vehicle')
+
+#: Coarse category of every raw CamVid id (``CamVidDataset.METAINFO['classes']`` order):
+#: Sky -> sky; Building, Fence -> construction; Pole, SignSymbol -> object; Road, Pavement ->
+#: flat; Tree -> nature; Car -> vehicle; Pedestrian, Bicyclist -> human; Unlabelled (id 11,
+#: which the dataset already maps to 255) -> 255. For :class:`~mmsp.datasets.transforms.MapLabels`.
+CAMVID_FINE_TO_COARSE = (4, 1, 2, 0, 0, 3, 2, 1, 6, 5, 5, 255)
 
 
 def list_seg_pairs(img_dir: str,

@@ -1,9 +1,10 @@
 """Integer id maps: contiguous relabelling, nearest resizing, connected superpixels."""
-from typing import Tuple
+import heapq
+from typing import Dict, Tuple
 
 import numpy as np
 import torch
-from scipy import ndimage
+from skimage import measure
 from torch import Tensor
 
 __all__ = ['relabel_contiguous', 'resize_ids', 'enforce_connectivity']
@@ -47,77 +48,139 @@ def resize_ids(ids: Tensor, size: Tuple[int, int]) -> Tensor:
 
 
 def enforce_connectivity(ids: np.ndarray, min_size: int = 0) -> Tuple[np.ndarray, int]:
-    """Split disconnected pieces of every superpixel and merge pieces below ``min_size``.
+    """Split every superpixel into its connected pieces and merge the pieces below ``min_size``.
 
-    Connectivity is 4-neighbourhood. A piece smaller than ``min_size`` pixels is merged into the
-    adjacent piece with which it shares the longest border (repeatedly, smallest first), unless it
-    has no neighbour (a single-piece image).
+    *Pieces* are the 4-connected components of equal ids, found in one
+    ``skimage.measure.label`` pass and numbered in raster order of their first pixel. Pieces are
+    merged whole (never split) by this rule, a piece being *small* below ``min_size`` pixels and
+    *large* otherwise:
+
+    1. Every small piece merges into the adjacent large piece with which it shares the longest
+       border (counted in 4-neighbour pixel edges); ties go to the larger piece, then to the
+       lower piece number.
+    2. Small pieces without a large neighbour wait, and step 1 is repeated on the merged regions
+       (a region keeps the number of its large piece and adds the borders of what it absorbed)
+       until no small region touches a large one. A small piece therefore never merges into
+       another small piece while the map holds a large piece; on a connected image the repeat
+       ends with every region large.
+    3. Only a map without any large piece is left with small regions. Then, until every region
+       is large or one region is left, the smallest region (ties: lower number) merges into the
+       neighbour sharing the longest border (ties: the larger, then the lower number).
+
+    Unlike scikit-image's connectivity pass in SLIC, which merges a small piece into the piece
+    met before it in raster order, the target here is the best-bordering large piece.
 
     Args:
-        ids (np.ndarray): (H, W) integer superpixel ids of one image.
-        min_size (int): minimum piece size in pixels; 0 disables merging.
+        ids (np.ndarray): (H, W) integer superpixel ids of one image (any values and gaps).
+        min_size (int): minimum piece size in pixels; 0 (or 1) only splits.
 
     Returns:
-        tuple[np.ndarray, int]: connected ids ``0 .. K-1`` (H, W) int64 and ``K``.
+        tuple[np.ndarray, int]: connected ids ``0 .. K-1`` (H, W) int64 and ``K``. Every region
+        has at least ``min_size`` pixels unless the image is smaller.
     """
     ids = np.asarray(ids)
     if ids.ndim != 2:
         raise ValueError(f'enforce_connectivity: expected (H, W) ids, got shape {ids.shape}')
-    # Connected components of equal ids: label each id's mask, offset to stay unique.
-    _, inverse = np.unique(ids, return_inverse=True)
-    inverse = inverse.reshape(ids.shape)
-    pieces = np.zeros(ids.shape, dtype=np.int64)
-    offset = 0
-    objects = ndimage.find_objects(inverse + 1)
-    for label, slc in enumerate(objects):
-        if slc is None:
-            continue
-        mask = inverse[slc] == label
-        comp, n = ndimage.label(mask)
-        pieces[slc][mask] = comp[mask] + offset - 1
-        offset += n
-    if min_size > 0 and offset > 1:
-        pieces = _merge_small(pieces, offset, min_size)
-    _, out = np.unique(pieces, return_inverse=True)
-    out = out.reshape(ids.shape).astype(np.int64)
-    return out, int(out.max()) + 1 if out.size else 0
+    if min_size < 0:
+        raise ValueError(f'enforce_connectivity: min_size must be >= 0, got {min_size}')
+    if ids.size == 0:
+        return np.zeros(ids.shape, np.int64), 0
+    pieces = measure.label(_nonnegative_ids(ids), background=-1, connectivity=1) - 1
+    num_pieces = int(pieces.max()) + 1
+    region = np.arange(num_pieces)  # region number of every piece (a piece number)
+    if min_size > 1 and num_pieces > 1:
+        region = _merge_small_pieces(pieces, num_pieces, min_size)
+    present = np.zeros(num_pieces, bool)
+    present[region] = True
+    new_ids = np.cumsum(present) - 1
+    return new_ids[region][pieces], int(present.sum())
 
 
-def _merge_small(pieces: np.ndarray, count: int, min_size: int) -> np.ndarray:
-    """Union small connected pieces into their most-bordering neighbour."""
-    parent = np.arange(count)
+def _nonnegative_ids(ids: np.ndarray) -> np.ndarray:
+    """``ids`` as non-negative int64 (the value -1 is free for ``measure.label``'s background)."""
+    if np.issubdtype(ids.dtype, np.integer) and ids.min() >= 0 and ids.max() <= 2**62:
+        return ids.astype(np.int64, copy=False)
+    return np.unique(ids, return_inverse=True)[1].reshape(ids.shape)
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
 
-    # border lengths between adjacent pieces (4-neighbourhood), as an undirected edge list
-    a = np.concatenate([pieces[:, :-1].ravel(), pieces[:-1, :].ravel()])
-    b = np.concatenate([pieces[:, 1:].ravel(), pieces[1:, :].ravel()])
-    keep = a != b
-    lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
-    pairs, lengths = np.unique(lo * count + hi, return_counts=True)
-    edges = {}
-    for key, length in zip(pairs.tolist(), lengths.tolist()):
-        u, v = divmod(key, count)
-        edges.setdefault(u, {})[v] = length
-        edges.setdefault(v, {})[u] = length
-    sizes = np.bincount(pieces.ravel(), minlength=count).astype(np.int64)
-    for piece in np.argsort(sizes, kind='stable').tolist():
-        root = find(piece)
-        if sizes[root] >= min_size or not edges.get(root):
-            continue
-        target = max(edges[root].items(), key=lambda kv: (kv[1], sizes[kv[0]]))[0]
-        # merge root into target: sizes and border lengths
-        parent[root] = target
-        sizes[target] += sizes[root]
-        for nb, length in edges.pop(root).items():
-            edges[nb].pop(root, None)
-            if nb == target:
-                continue
-            edges[target][nb] = edges[target].get(nb, 0) + length
-            edges[nb][target] = edges[nb].get(target, 0) + length
-    roots = np.array([find(i) for i in range(count)])
-    return roots[pieces]
+def _piece_borders(pieces: np.ndarray, num_pieces: int) -> Tuple[np.ndarray, ...]:
+    """Adjacent piece pairs ``(u < v)`` and their border lengths in 4-neighbour pixel edges."""
+    width = pieces.shape[1]
+    flat = pieces.ravel()
+    codes = []
+    for a, b in ((flat[:-1], flat[1:]), (flat[:-width], flat[width:])):  # right, lower neighbour
+        cut = a != b
+        if len(a) == flat.size - 1:
+            cut[width - 1::width] = False  # the last pixel of a row and the first of the next
+        at = np.flatnonzero(cut)
+        a, b = a[at], b[at]
+        codes.append(np.minimum(a, b) * num_pieces + np.maximum(a, b))
+    codes, length = np.unique(np.concatenate(codes), return_counts=True)
+    return codes // num_pieces, codes % num_pieces, length
+
+
+def _merge_small_pieces(pieces: np.ndarray, num_pieces: int, min_size: int) -> np.ndarray:
+    """The region number of every piece after the merging rule of :func:`enforce_connectivity`."""
+    u, v, length = _piece_borders(pieces, num_pieces)  # becomes the borders between regions
+    size = np.bincount(pieces.ravel(), minlength=num_pieces)  # valid at region numbers
+    region = np.arange(num_pieces)
+    while True:  # steps 1 and 2: one round of small -> large merges at a time
+        apart = u != v
+        u, v, length = u[apart], v[apart], length[apart]
+        src, dst = np.concatenate([u, v]), np.concatenate([v, u])
+        wanted = (size[src] < min_size) & (size[dst] >= min_size)
+        if not wanted.any():
+            break
+        codes, inverse = np.unique(src[wanted] * num_pieces + dst[wanted], return_inverse=True)
+        border = np.bincount(inverse, weights=np.concatenate([length, length])[wanted])
+        small, large = codes // num_pieces, codes % num_pieces
+        # per small region: the longest border, then the larger target, then the lower number
+        order = np.lexsort((large, -size[large], -border, small))
+        small, large = small[order], large[order]
+        first = np.r_[True, small[1:] != small[:-1]]
+        small, large = small[first], large[first]
+        np.add.at(size, large, size[small])
+        target = np.arange(num_pieces)
+        target[small] = large
+        region, u, v = target[region], target[u], target[v]
+    if (size[region] < min_size).any():  # step 3: the map has no large piece
+        region = _merge_greedily(region, u, v, length, size, min_size)
+    return region
+
+
+def _merge_greedily(region: np.ndarray, u: np.ndarray, v: np.ndarray, length: np.ndarray,
+                    size: np.ndarray, min_size: int) -> np.ndarray:
+    """Step 3 of the rule: the smallest region first, into its longest-border neighbour.
+
+    ``u, v, length`` are borders between the regions of ``region`` (repeated pairs allowed).
+    """
+    borders: Dict[int, Dict[int, int]] = {}
+    for a, b, n in zip(u.tolist(), v.tolist(), length.tolist()):
+        for x, y in ((a, b), (b, a)):
+            borders.setdefault(x, {})
+            borders[x][y] = borders[x].get(y, 0) + n
+    size = size.tolist()
+    target = list(range(len(size)))
+    heap = [(size[r], r) for r in borders]
+    heapq.heapify(heap)
+    while heap:
+        area, small = heapq.heappop(heap)
+        if target[small] != small or area != size[small]:
+            continue  # merged away, or an outdated size
+        if area >= min_size or not borders[small]:
+            break
+        large = max(borders[small], key=lambda r: (borders[small][r], size[r], -r))
+        target[small] = large
+        size[large] += area
+        for other, n in borders.pop(small).items():
+            del borders[other][small]
+            if other != large:
+                borders[large][other] = borders[large].get(other, 0) + n
+                borders[other][large] = borders[other].get(large, 0) + n
+        heapq.heappush(heap, (size[large], large))
+    target = np.asarray(target)
+    while True:  # follow chains of merges to their last region
+        last = target[target]
+        if np.array_equal(last, target):
+            return target[region]
+        target = last

@@ -40,7 +40,8 @@ def upsample_association(logits: Tensor, stride: int, factor: int) -> Tensor:
     fine = SuperpixelGrid.of((height * factor, width * factor), stride * factor)
     s, h, w = stride, grid.rows, grid.cols
     logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
-    blocks = mask_outside(association_to_blocks(logits, grid), grid)  # (B, M, h, w, s*s, 9)
+    # padding slots and candidates outside the grid are -inf: no weight in the interpolation
+    blocks = mask_outside(association_to_blocks(logits, grid, fill=float('-inf')), grid)
     # superpixel side: window cell of candidate n of cell c lies at -offset(n) from c + offset(n)
     # (B, M, h, w, 9, s*s)
     windows = shift_to_superpixels(blocks.transpose(-1, -2), fill=float('-inf'))

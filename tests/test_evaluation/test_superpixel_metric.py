@@ -125,6 +125,42 @@ def test_multi_annotator_is_a_pair_average():
     assert stacked['sp_mIoU'] == pytest.approx(100 * miou, abs=0.01)
 
 
+def test_boundary_scores_are_averaged_per_pair_not_pooled():
+    """Two annotations with different boundary lengths (and an ignored band in the second):
+    BR and BP are means of per-pair ratios, which differ here from the pooled ratios."""
+    sp = np.array([[0, 0, 0, 0, 1, 1, 1, 1]] * 4)  # boundary pixels: columns 3 and 4
+    first = np.array([[0, 0, 0, 0, 0, 0, 1, 1]] * 4)  # boundary at columns 5, 6: none recalled
+    second = np.array([[0, 0, 1, 1, 2, 2, 3, 3]] * 4)  # boundaries at columns 1 - 6
+    second[:2] = 255  # only rows 2, 3 are scored
+    # pair 1: BR 0 / 8, BP 0 / 8; pair 2: BR 4 / 12, BP 4 / 4
+    kw = dict(metrics=['BR', 'BP'], boundary_tolerance=0, tolerance_mode='pixels')
+    stacked = evaluate(SuperpixelMetric(**kw), [sample(sp, np.stack([first, second]))])
+    separate = evaluate(SuperpixelMetric(**kw), [sample(sp, first), sample(sp, second)])
+    expected = dict(BR=round((0 + 4 / 12) / 2, 4), BP=round((0 + 4 / 4) / 2, 4))
+    assert stacked == separate == expected
+    assert expected != dict(BR=round(4 / 20, 4), BP=round(4 / 12, 4))  # the pooled ratios
+
+
+def test_other_id_map_and_labels_through_pred_key_and_gt_key():
+    """A hard group map against coarse labels scores like the same arrays under the default
+    keys; the default fields are not read."""
+    rng = np.random.default_rng(4)
+    groups, coarse = rng.integers(0, 4, (10, 12)), rng.integers(0, 3, (10, 12))
+    kw = dict(num_classes=3, metrics=['sp_mIoU', 'ASA', 'UE', 'BR', 'BP', 'EV', 'num_superpixels'])
+    ds = SegDataSample(metainfo=dict(img_path='g.png'))
+    ds.pred_groups = PixelData(data=torch.as_tensor(groups)[None])
+    ds.gt_coarse_sem_seg = PixelData(data=torch.as_tensor(coarse)[None])
+    img = rng.integers(0, 255, (10, 12, 3)).astype(np.uint8)
+    grouped = dict(ds.to_dict(), ori_img=img)
+    ours = evaluate(SuperpixelMetric(pred_key='pred_groups', gt_key='gt_coarse_sem_seg', **kw),
+                    [grouped])
+    assert ours == evaluate(SuperpixelMetric(**kw), [sample(groups, coarse, img)])
+    with pytest.raises(KeyError, match='pred_groups'):
+        evaluate(SuperpixelMetric(pred_key='pred_groups', **kw), [sample(groups, coarse, img)])
+    with pytest.raises(KeyError, match='gt_coarse_sem_seg'):
+        evaluate(SuperpixelMetric(gt_key='gt_coarse_sem_seg', **kw), [sample(groups, coarse, img)])
+
+
 def test_ev_reads_the_image_file(tmp_path):
     import cv2
     path = str(tmp_path / 'img.png')

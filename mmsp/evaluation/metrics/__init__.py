@@ -1,4 +1,5 @@
 """Metrics registered in ``mmseg.registry.METRICS``."""
+from .coarse_iou_metric import CoarseIoUMetric
 from .superpixel_metric import ALL_METRICS, DEFAULT_METRICS, SuperpixelMetric
 
-__all__ = ['SuperpixelMetric', 'ALL_METRICS', 'DEFAULT_METRICS']
+__all__ = ['SuperpixelMetric', 'ALL_METRICS', 'DEFAULT_METRICS', 'CoarseIoUMetric']

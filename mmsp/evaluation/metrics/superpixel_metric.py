@@ -49,8 +49,10 @@ class SuperpixelMetric(BaseMetric):
 
     Reads, per data sample, ``pred_superpixels`` (``PixelData``, (1, H, W) integer ids at the
     original image size), ``gt_sem_seg`` ((1, H, W), or (A, H, W) for A annotators) and, for EV,
-    the image. Only small per-image statistics are kept in :meth:`process` (O(classes) plus a
-    few scalars per annotation), like mmseg's ``IoUMetric``.
+    the image. Any other id map and label pair can be scored through ``pred_key`` / ``gt_key``,
+    e.g. the hard group map ``pred_groups`` of a hierarchical model against coarse labels. Only
+    small per-image statistics are kept in :meth:`process` (O(classes) plus a few scalars per
+    annotation), like mmseg's ``IoUMetric``.
 
     Keys (prefixed ``sp/`` by default, e.g. ``sp/ASA``):
 
@@ -94,6 +96,8 @@ class SuperpixelMetric(BaseMetric):
         tolerance_mode (str): ``'pixels'`` or ``'diagonal'``. Defaults to ``'diagonal'``.
         collect_device (str): ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
         prefix (str, optional): key prefix; defaults to ``default_prefix = 'sp'``.
+        pred_key (str): data sample field of the id map. Defaults to ``'pred_superpixels'``.
+        gt_key (str): data sample field of the labels. Defaults to ``'gt_sem_seg'``.
     """
     default_prefix: Optional[str] = 'sp'
 
@@ -107,6 +111,8 @@ class SuperpixelMetric(BaseMetric):
                  tolerance_mode: str = 'diagonal',
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
+                 pred_key: str = 'pred_superpixels',
+                 gt_key: str = 'gt_sem_seg',
                  **kwargs) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, **kwargs)
         metrics = DEFAULT_METRICS if metrics is None else tuple(
@@ -131,6 +137,8 @@ class SuperpixelMetric(BaseMetric):
         self.boundary_convention = boundary_convention
         self.boundary_tolerance = boundary_tolerance
         self.tolerance_mode = tolerance_mode
+        self.pred_key = pred_key
+        self.gt_key = gt_key
 
     # ------------------------------------------------------------------ helpers
     def _wants(self, *names: str) -> bool:
@@ -172,29 +180,29 @@ class SuperpixelMetric(BaseMetric):
 
     def _process_one(self, sample: dict) -> dict:
         name = sample.get('img_path', '<sample>')
-        if 'pred_superpixels' not in sample:
-            raise KeyError(f'SuperpixelMetric: data sample of {name} has no `pred_superpixels`; '
+        if self.pred_key not in sample:
+            raise KeyError(f'SuperpixelMetric: data sample of {name} has no `{self.pred_key}`; '
                            'use a model that predicts superpixels (mmsp baselines, '
                            'SuperpixelPredictor, or an mmsp segmentor)')
-        sp = _field(sample, 'pred_superpixels')
+        sp = _field(sample, self.pred_key)
         if sp.ndim == 3 and sp.shape[0] == 1:
             sp = sp[0]
         if sp.ndim != 2:
-            raise ValueError(f'pred_superpixels of {name} must be (1, H, W) or (H, W), got '
+            raise ValueError(f'{self.pred_key} of {name} must be (1, H, W) or (H, W), got '
                              f'{sp.shape}')
         stats: Dict = dict(count=F.count_superpixels(sp), ev=None, co=None, pairs=[], areas=None)
         gt = None
         if self._wants(*GT_METRICS):
-            if 'gt_sem_seg' not in sample:
-                raise KeyError(f'SuperpixelMetric: data sample of {name} has no `gt_sem_seg`, '
+            if self.gt_key not in sample:
+                raise KeyError(f'SuperpixelMetric: data sample of {name} has no `{self.gt_key}`, '
                                f'needed for {[m for m in self.metrics if m in GT_METRICS]}')
-            gt = _field(sample, 'gt_sem_seg')
+            gt = _field(sample, self.gt_key)
             if gt.ndim == 2:
                 gt = gt[None]
             if gt.ndim != 3 or gt.shape[1:] != sp.shape:
-                raise ValueError(f'pred_superpixels {sp.shape} and gt_sem_seg {gt.shape} of {name} '
-                                 'differ in size; superpixels must be predicted at the original '
-                                 'image size (ori_shape)')
+                raise ValueError(f'{self.pred_key} {sp.shape} and {self.gt_key} {gt.shape} of '
+                                 f'{name} differ in size; superpixels must be predicted at the '
+                                 'original image size (ori_shape)')
         if self._wants('EV'):
             stats['ev'] = F.explained_variation(self._load_image(sample, sp.shape), sp)
         if self._wants('CO'):

@@ -159,6 +159,41 @@ def test_odd_input_size_and_no_data_samples():
     assert_contiguous(sp)
 
 
+@MODELS.register_module(force=True)
+class TiedAssociationBackbone(BaseModule):
+    """Association logits that are all equal: ties go to the own cell, so the hard superpixels
+    are the regular grid of ``cell_size * 4`` input pixels, starting at the top-left corner."""
+
+    cell_size = 4
+
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Conv2d(3, 8, 4, stride=4)
+
+    def forward(self, x):
+        return (self.stem(x), )
+
+    def forward_association(self, x):
+        rows, cols = -(-x.shape[2] // 4), -(-x.shape[3] // 4)  # ceil, like SPFormer's stem
+        return torch.zeros(x.shape[0], 1, 9, rows, cols)
+
+
+def test_odd_padded_input_crops_the_superpixel_map():
+    """61x83 input (57x80 image + 4 bottom, 3 right padding): the association upsamples to
+    64x84 and the 16-pixel grid must be cropped, never stretched, to the image."""
+    fcn = dict(type='FCNHead', in_channels=8, in_index=0, channels=8, num_convs=1,
+               concat_input=False, num_classes=NUM_CLASSES, norm_cfg=dict(type='BN'))
+    model = build(backbone=dict(type='TiedAssociationBackbone'), decode_head=fcn)
+    inputs = torch.randn(1, 3, 61, 83)
+    data = samples(1, (57, 80), padding_size=[0, 3, 0, 4])
+    with torch.no_grad():
+        sp = model.predict(inputs, data)[0].pred_superpixels.data[0]
+        at_input = model.superpixels(model.association(inputs), (61, 83))[0]
+    rows, cols = torch.arange(61)[:, None] // 16, torch.arange(83)[None, :] // 16
+    assert torch.equal(at_input, rows * 6 + cols)
+    assert torch.equal(sp, rows[:57] * 5 + cols[:, :80])
+
+
 @pytest.mark.parametrize('mode', ['whole', 'skip', 'error'])
 def test_slide_inference(mode):
     test_cfg = dict(mode='slide', crop_size=(32, 48), stride=(24, 32))

@@ -1,4 +1,4 @@
-"""Transforms for the superpixel datasets (registered in ``mmseg.registry.TRANSFORMS``)."""
+"""BSDS500 human segmentations: loading all annotators, and packing them for evaluation."""
 import io
 from typing import Optional
 

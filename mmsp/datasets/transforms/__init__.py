@@ -1,0 +1,9 @@
+"""Data transforms registered in ``mmseg.registry.TRANSFORMS``."""
+from .bsds import LoadBSDSAnnotations, PackMultiAnnotationInputs, load_bsds_segmentations
+from .formatting import PackSegInputsWithMaps
+from .map_labels import MapLabels, lookup_table
+
+__all__ = [
+    'load_bsds_segmentations', 'LoadBSDSAnnotations', 'PackMultiAnnotationInputs', 'MapLabels',
+    'lookup_table', 'PackSegInputsWithMaps'
+]
