@@ -1,14 +1,15 @@
 """One SPFormer stage: SCA iterations, position embedding, ViT blocks, pixel unfolding."""
 import functools
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.utils.checkpoint as cp
-from mmengine.model import BaseModule, ModuleList
+from mmengine.model import BaseModule, ModuleDict, ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor, nn
 
-from ..utils import PixelUnfolding, SuperpixelCrossAttention, TransformerBlock, resize_pos_embed
+from ..utils import (GroupContextAggregation, PixelUnfolding, SuperpixelCrossAttention,
+                     TransformerBlock, resize_pos_embed)
 
 
 def _maybe_checkpoint(fn: Callable, *args: Tensor, enabled: bool):
@@ -20,6 +21,9 @@ def _maybe_checkpoint(fn: Callable, *args: Tensor, enabled: bool):
 
 class SPFormerStage(BaseModule):
     """``sp_iter`` SCA layers, ``+ pos_embed``, ``depth`` ViT blocks, then optional unfolding.
+
+    Optionally a :class:`GroupContextAggregation` layer (LGFormer, arXiv 2409.01353) follows
+    some of the blocks (``group_after``): the tokens after such a block are the GCA's output.
 
     Args:
         pixel_channels (int): ``Cp``.
@@ -44,13 +48,19 @@ class SPFormerStage(BaseModule):
         act_cfg (dict): MLP activation.
         layer_scale_init (float): LayerScale of SCA and unfolding (1e-5).
         sca_pos_embed (bool): depthwise conditional position encoding inside SCA.
-        with_cp (bool): gradient checkpointing of every SCA layer and block.
+        with_cp (bool): gradient checkpointing of every SCA layer, block and GCA layer.
+        group_after (Sequence[int]): indices (within the stage) of the blocks followed by a GCA
+            layer. Defaults to none.
+        group_cfg (dict, optional): arguments of those :class:`GroupContextAggregation` layers
+            (besides ``embed_dims``).
         init_cfg (dict, optional): mmengine init config.
 
     Shapes:
         x: (B, Cp, H, W); z: (B, Cs, h, w) with ``h = ceil(H / s)``. ``forward`` returns the
         updated ``x``, ``z``, the stage's association logits (B, M, 9, H, W) and the tokens
-        (B, h*w, Cs) after the blocks asked for (``keep``; default every block).
+        (B, h*w, Cs) after the blocks asked for (``keep``; default every block);
+        :meth:`forward_with_groups` also the GCA layers' groups (B, G, Cs) and superpixel ->
+        group associations (B, Mg, h*w, G).
     """
 
     def __init__(self,
@@ -74,6 +84,8 @@ class SPFormerStage(BaseModule):
                  layer_scale_init: float = 1e-5,
                  sca_pos_embed: bool = True,
                  with_cp: bool = False,
+                 group_after: Sequence[int] = (),
+                 group_cfg: Optional[Dict] = None,
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if len(drop_path_rates) != depth:
@@ -99,6 +111,16 @@ class SPFormerStage(BaseModule):
         self.unfold = (
             PixelUnfolding(embed_dims, pixel_channels, cell_size, norm2d_cfg, layer_scale_init)
             if unfold else None)
+        group_after = sorted(set(int(i) for i in group_after))
+        if any(not 0 <= i < depth for i in group_after):
+            raise ValueError(f'SPFormerStage: group_after {group_after} out of range for {depth} '
+                             f'blocks')
+        # GCA layers keyed by the index of the block they follow (absent without groups, so
+        # that a plain stage keeps its parameter names)
+        self.gca = ModuleDict({
+            str(i): GroupContextAggregation(embed_dims, **(group_cfg or {}))
+            for i in group_after
+        }) if group_after else None
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -123,6 +145,15 @@ class SPFormerStage(BaseModule):
                 z: Tensor,
                 keep: Optional[Sequence[int]] = None
                 ) -> Tuple[Tensor, Tensor, Tensor, Dict[int, Tensor]]:
+        """One stage: :meth:`forward_with_groups` without the group outputs."""
+        return self.forward_with_groups(x, z, keep)[:4]
+
+    def forward_with_groups(
+        self,
+        x: Tensor,
+        z: Tensor,
+        keep: Optional[Sequence[int]] = None
+    ) -> Tuple[Tensor, Tensor, Tensor, Dict[int, Tensor], List[Tuple[Tensor, Tensor]]]:
         """One stage.
 
         Args:
@@ -134,8 +165,10 @@ class SPFormerStage(BaseModule):
                 token maps of SPFormer-S held alive are ~115 MB of fresh memory per forward).
 
         Returns:
-            tuple: ``x``, ``z``, the association logits (B, M, 9, H, W) and a dict from each
-            kept block index to its output tokens (B, h*w, Cs).
+            tuple: ``x``, ``z``, the association logits (B, M, 9, H, W), a dict from each
+            kept block index to its output tokens (B, h*w, Cs) (after the block's GCA layer, if
+            any), and a list with ``(groups (B, G, Cs), association (B, Mg, h*w, G))`` of every
+            GCA layer in order (empty without groups).
         """
         keep = range(len(self.blocks)) if keep is None else keep
         if any(not 0 <= i < len(self.blocks) for i in keep):
@@ -144,15 +177,21 @@ class SPFormerStage(BaseModule):
         x, z, assoc = self.associate(x, z)
         b, c, h, w = z.shape
         tokens = z.flatten(2).transpose(1, 2) + self.pos_embed_for((h, w))
-        outs = {}
+        outs, groups = {}, []
+        checkpoint = self.with_cp and self.training
         for i, block in enumerate(self.blocks):
-            tokens = _maybe_checkpoint(block, tokens, enabled=self.with_cp and self.training)
+            tokens = _maybe_checkpoint(block, tokens, enabled=checkpoint)
+            if self.gca is not None and str(i) in self.gca:
+                step = functools.partial(self.gca[str(i)], grid=(h, w))
+                tokens, group_tokens, group_assoc = _maybe_checkpoint(
+                    step, tokens, enabled=checkpoint)
+                groups.append((group_tokens, group_assoc))
             if i in keep:
                 outs[i] = tokens
         z = tokens.reshape(b, h, w, c).permute(0, 3, 1, 2)  # channels-last memory format
         if self.unfold is not None:
-            x = _maybe_checkpoint(self.unfold, x, z, assoc, enabled=self.with_cp and self.training)
-        return x, z, assoc, outs
+            x = _maybe_checkpoint(self.unfold, x, z, assoc, enabled=checkpoint)
+        return x, z, assoc, outs, groups
 
 
 __all__ = ['SPFormerStage']
