@@ -197,21 +197,8 @@ class SPEncoderDecoder(EncoderDecoder):
         Returns:
             list[SegDataSample]: with ``seg_logits``, ``pred_sem_seg`` and ``pred_superpixels``.
         """
-        if data_samples is not None:
-            batch_img_metas = [data_sample.metainfo for data_sample in data_samples]
-        else:
-            batch_img_metas = [
-                dict(
-                    ori_shape=inputs.shape[2:],
-                    img_shape=inputs.shape[2:],
-                    pad_shape=inputs.shape[2:],
-                    padding_size=[0, 0, 0, 0])
-            ] * inputs.shape[0]
-        mode = self.test_cfg.get('mode', 'whole')
-        if mode not in ('whole', 'slide'):
-            raise ValueError(f'SPEncoderDecoder: test_cfg.mode must be "whole" or "slide", got '
-                             f'{mode!r}')
-        if mode == 'slide':
+        batch_img_metas = self._batch_img_metas(inputs, data_samples)
+        if self._test_mode() == 'slide':
             if self.slide_superpixels == 'error':
                 raise ValueError('SPEncoderDecoder: superpixels need whole-image inference; set '
                                  "test_cfg.mode='whole' or slide_superpixels='whole'/'skip'")
@@ -231,9 +218,37 @@ class SPEncoderDecoder(EncoderDecoder):
         return results
 
     @staticmethod
-    def _attach_superpixels(results: SampleList, ids: Tensor, logits_size: Tuple[int, int],
-                            restore: bool) -> None:
-        """Undo padding and flip as ``postprocess_result`` does; resize to ``ori_shape``."""
+    def _batch_img_metas(inputs: Tensor, data_samples: OptSampleList) -> List[dict]:
+        """The samples' meta information, or that of unpadded inputs without samples."""
+        if data_samples is not None:
+            return [data_sample.metainfo for data_sample in data_samples]
+        return [
+            dict(
+                ori_shape=inputs.shape[2:],
+                img_shape=inputs.shape[2:],
+                pad_shape=inputs.shape[2:],
+                padding_size=[0, 0, 0, 0])
+        ] * inputs.shape[0]
+
+    def _test_mode(self) -> str:
+        """``test_cfg.mode``: ``'whole'`` (default) or ``'slide'``."""
+        mode = self.test_cfg.get('mode', 'whole')
+        if mode not in ('whole', 'slide'):
+            raise ValueError(f'{type(self).__name__}: test_cfg.mode must be "whole" or "slide", '
+                             f'got {mode!r}')
+        return mode
+
+    @staticmethod
+    def _attach_superpixels(results: SampleList,
+                            ids: Tensor,
+                            logits_size: Tuple[int, int],
+                            restore: bool,
+                            field: str = 'pred_superpixels') -> None:
+        """Undo padding and flip as ``postprocess_result`` does; resize to ``ori_shape``.
+
+        The id map (B, H, W) of the network input is stored, relabelled ``0 .. K-1``, as
+        ``PixelData`` in the field ``field`` of every sample.
+        """
         height, width = logits_size
         ids = resize_ids(ids, (height, width))
         for i, sample in enumerate(results):
@@ -250,4 +265,4 @@ class SPEncoderDecoder(EncoderDecoder):
                     sp = sp.flip(dims=(1, ) if direction == 'horizontal' else (0, ))
                 sp = resize_ids(sp, tuple(meta['ori_shape'][:2]))
             sp = relabel_contiguous(sp[None])[0]
-            sample.set_data({'pred_superpixels': PixelData(data=sp.long())})
+            sample.set_data({field: PixelData(data=sp.long())})
