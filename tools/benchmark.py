@@ -21,7 +21,8 @@ negligible cost next to the model's):
 All models are built first. Each runs ``--warmup`` discarded iterations, then the ``--iters``
 timed iterations are **interleaved**: round ``i`` times one call of every model, in an order
 that rotates from round to round (CUDA is synchronised around each call). Every model thus sees
-the same machine load and allocator state; timing the models one after the other instead made
+the same machine load and allocator state (``--also-plain`` adds every config built in its plain
+form, mmsp's fast paths off); timing the models one after the other instead made
 the second of two CPU models up to 20% slower than when it ran first. Reported per model: median
 and mean ms per image, images per second (from the median), the parameters of the timed part,
 the ratio of its median to the first config's, and the median over rounds of the per-round
@@ -29,6 +30,7 @@ ratio (robust to load that changes between rounds). The device and the number of
 are printed with the table.
 """
 import argparse
+import contextlib
 import json
 import statistics
 import time
@@ -37,6 +39,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import mmsp  # noqa: F401  isort:skip  (registers mmsp modules)
 import torch
 from mmengine.config import Config, DictAction
+from mmsp.ops.fast import fast_path
 from mmsp.utils import build_model_from_config, config_family
 
 PARTS = ('model', 'backbone', 'decode_head')
@@ -50,6 +53,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='input height and width (one value: square); default 512 512')
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument('--part', choices=PARTS, default='model')
+    parser.add_argument('--also-plain', action='store_true',
+                        help='also time every config built in its plain form (mmsp fast paths '
+                        'off), in the same interleaved rounds')
     parser.add_argument('--mode', choices=MODES, default='inference',
                         help='inference (eval, no_grad) or train (forward + backward + AdamW)')
     parser.add_argument('--warmup', type=int, default=5, help='untimed iterations per model')
@@ -134,13 +140,16 @@ def interleaved_times(steps: List[Callable[[], object]], warmup: int, iters: int
     return times
 
 
-def prepare_config(path: str, args: argparse.Namespace) -> Tuple[Callable[[], object], Dict]:
-    """Build one config's model and return the step to time plus its static result fields."""
+def prepare_config(path: str, args: argparse.Namespace,
+                   plain: bool = False) -> Tuple[Callable[[], object], Dict]:
+    """Build one config's model (its plain form with ``plain``: mmsp's fast paths off) and return
+    the step to time plus its static result fields."""
     cfg = Config.fromfile(path)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     family = config_family(cfg)
-    model = build_model_from_config(cfg).to(args.device)
+    with fast_path(False) if plain else contextlib.nullcontext():
+        model = build_model_from_config(cfg).to(args.device)
     model.train(args.mode == 'train')
     height, width = args.shape
     generator = torch.Generator().manual_seed(0)
@@ -150,14 +159,17 @@ def prepare_config(path: str, args: argparse.Namespace) -> Tuple[Callable[[], ob
              'decode_head': getattr(model, 'decode_head', None)}[args.part]
     if args.mode == 'train':
         step = training_step(step, timed)
-    info = dict(config=path, part=args.part, mode=args.mode,
-                params_m=sum(p.numel() for p in timed.parameters()) / 1e6)
+    info = dict(config=path + (' (plain)' if plain else ''), part=args.part, mode=args.mode,
+                params_m=sum(p.numel() for p in timed.parameters()) / 1e6,
+                fast_paths=sum(bool(getattr(m, 'fast_path', False)) for m in timed.modules()))
     return step, info
 
 
 def benchmark_configs(args: argparse.Namespace) -> List[Dict[str, object]]:
     """Interleaved timing of every config (see the module docstring)."""
     prepared = [prepare_config(path, args) for path in args.configs]
+    if args.also_plain:
+        prepared += [prepare_config(path, args, plain=True) for path in args.configs]
     with torch.set_grad_enabled(args.mode == 'train'):
         times = interleaved_times([step for step, _ in prepared], args.warmup, args.iters,
                                   args.device)

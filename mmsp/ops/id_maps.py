@@ -67,8 +67,8 @@ def enforce_connectivity(ids: np.ndarray, min_size: int = 0) -> Tuple[np.ndarray
        is large or one region is left, the smallest region (ties: lower number) merges into the
        neighbour sharing the longest border (ties: the larger, then the lower number).
 
-    Unlike scikit-image's connectivity pass in SLIC, which merges a small piece into the piece
-    met before it in raster order, the target here is the best-bordering large piece.
+    scikit-image's connectivity pass in SLIC instead gives a small piece the label of a
+    neighbour already labelled in raster order, whatever that neighbour's size and border.
 
     Args:
         ids (np.ndarray): (H, W) integer superpixel ids of one image (any values and gaps).

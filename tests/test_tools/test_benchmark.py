@@ -67,3 +67,29 @@ def test_bad_arguments():
         bench.parse_args(['--configs', str(SEG_SMOKE), '--iters', '0'])
     with pytest.raises(SystemExit):
         bench.parse_args(['--configs'])
+
+
+def test_training_step_mode_updates_the_timed_part(capsys):
+    bench = load_tool('benchmark')
+    results = bench.main(['--configs', str(CLS_SMOKE), '--shape', '32', '--batch-size', '2',
+                          '--warmup', '0', '--iters', '1', '--threads', '1', '--mode', 'train'])
+    assert 'mode: train' in capsys.readouterr().out and results[0]['mode'] == 'train'
+    model = torch.nn.Linear(3, 2)
+    before = model.weight.detach().clone()
+    step = bench.training_step(lambda: (model(torch.ones(4, 3)), [model(torch.zeros(1, 3))]),
+                               model)
+    step()
+    assert not torch.equal(model.weight, before)  # AdamW moved the weights
+    assert model.weight.grad is None  # gradients cleared for the next step
+
+
+def test_also_plain_times_the_plain_form_in_the_same_rounds():
+    spformer = 'configs/spformer/spformer-t_8xb128_in1k.py'
+    results = load_tool('benchmark').main([
+        '--configs', spformer, '--shape', '32', '--warmup', '0', '--iters', '1', '--threads',
+        '1', '--part', 'backbone', '--also-plain'
+    ])
+    assert [r['config'] for r in results] == [spformer, spformer + ' (plain)']
+    assert results[1]['fast_paths'] == 0
+    from mmsp.ops.fast import use_fast_path
+    assert (results[0]['fast_paths'] > 0) == use_fast_path()

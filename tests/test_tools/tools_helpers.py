@@ -17,8 +17,9 @@ _counter = itertools.count()
 
 
 def load_tool(name: str) -> ModuleType:
-    """Import ``tools/<name>.py`` as a module (cached)."""
-    key = f'mmsp_tools_{name}'
+    """Import ``tools/<name>.py`` as a module (cached); ``name`` may hold a folder
+    (``experiments/run_configs``)."""
+    key = 'mmsp_tools_' + name.replace('/', '_')
     if key not in sys.modules:
         spec = importlib.util.spec_from_file_location(key, REPO_ROOT / 'tools' / f'{name}.py')
         module = importlib.util.module_from_spec(spec)

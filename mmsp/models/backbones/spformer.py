@@ -32,31 +32,32 @@ _DEFAULT_INIT = [
 
 @MODELS.register_module()
 class SPFormer(BaseModule):
-    """SPFormer backbone (spec section 3): ViT blocks over learned superpixel tokens.
+    """SPFormer: a vision transformer over learned superpixel tokens (Mei et al., "SPFormer:
+    Enhancing Vision Transformer with Superpixel Representation", arXiv 2401.02931).
 
     A narrow pixel branch (stem at stride ``r``) and a wide superpixel branch (``lift_avgpool``
-    init on ``s x s`` cells) exchange information through ``sp_iter`` Superpixel Cross
-    Attention layers at the start of every stage; each stage adds its learned position
-    embedding and runs global ViT blocks on the superpixel tokens; non-final stages unfold the
-    superpixels back to the pixels (spec 3.4). Any ``H0 x W0`` works: the image is zero-padded
-    bottom-right to a multiple of ``r`` and the superpixel grid is ``ceil(H0 / (r s))``
-    (partial border cells are handled by :mod:`mmsp.ops`; spec A8 pads to ``r s`` instead).
+    initialisation on ``s x s`` cells) exchange information through ``sp_iter`` Superpixel
+    Cross Attention layers at the start of every stage
+    (:class:`~mmsp.models.utils.SuperpixelCrossAttention`); each stage adds its learned
+    position embedding and runs global ViT blocks on the superpixel tokens; non-final stages
+    unfold the superpixels back to the pixels (:class:`~mmsp.models.utils.PixelUnfolding`).
+    Any ``H0 x W0`` works: the image is zero-padded bottom-right to a multiple of ``r`` and the
+    superpixel grid is ``ceil(H0 / (r s))`` (partial border cells are handled by
+    :mod:`mmsp.ops`; the authors' code requires sizes that divide).
 
     Superpixel provider: :meth:`forward_association` (logits of one stage),
     :meth:`forward_with_association` (outputs plus every stage's logits from one pass),
     :meth:`forward_superpixels` (hard ids at image size), with :attr:`pixel_stride` and
-    :attr:`cell_size`.
+    :attr:`cell_size`. Details the paper leaves open follow the authors' released code: 2 SCA
+    layers per stage, parallel SCA updates, unfolding with the last SCA layer's association
+    renormalised over the 9 candidates, LN2d + GELU stem, a fixed ``1/sqrt(d)`` temperature,
+    ``-inf`` at candidates outside the grid, a soft association in training.
 
     Groups (LGFormer, Xie et al., arXiv 2409.01353, ECCV 2024): ``group_cfg`` inserts a
     :class:`~mmsp.models.utils.GroupContextAggregation` layer after each of the given global
     blocks (the paper: after the last three), a third level above the superpixels; with
     ``out_groups`` the group tokens and superpixel -> group associations of those layers are
     appended to the outputs (and so to :meth:`forward_with_association`'s).
-
-    Choices (spec section 8): 2 SCA layers per stage (A1), parallel SCA updates (A3),
-    unfolding with the last SCA layer's superpixel-update logits renormalised over the 9
-    candidates (A4), LN2d + GELU stem (A5), fixed ``1/sqrt(d)`` temperature (A6),
-    ``-inf`` border candidates (A7), soft association in training (A11).
 
     Args:
         arch (str | dict): ``'tiny'``/``'small'``/``'base'`` (or ``t``/``s``/``b``) or a dict with
@@ -75,15 +76,15 @@ class SPFormer(BaseModule):
         out_indices (int | Sequence[int]): global ViT block indices (negative allowed) whose
             tokens are returned. Defaults to -1 (last block).
         out_type (str): ``'featmap'``: (B, Cs, h, w) superpixel maps (dense prediction);
-            ``'avg_featmap'``: (B, Cs) token mean followed by ``fc_norm`` (classification,
-            spec 3.5; no norm before pooling).
+            ``'avg_featmap'``: (B, Cs) token mean followed by ``fc_norm`` (classification;
+            no norm before pooling, no class token).
         out_pixels (bool): ``featmap`` only: prepend the final pixel-branch map (B, Cp, H, W)
             at stride ``r`` (LN2d-normed). The last SCA layer of the final stage computes no
             pixel update (nothing would consume it), so this is the pixel branch after the
             last pixel update; weights are identical with and without ``out_pixels``.
         unfold_outputs (bool): ``featmap`` only: project every superpixel map to the pixel
             grid, (B, Cs, H, W) at stride ``r``, through its stage's association with the heads
-            merged (spec 3.6 dense-prediction rule).
+            merged (the dense-prediction rule: every pixel combines its 9 candidates).
         out_norm_cfg (dict, optional): norm of every ``featmap`` output. Defaults to LN.
         drop_rate / attn_drop_rate (float): dropout in the ViT blocks.
         drop_path_rate (float): stochastic depth, linear from 0 over all blocks.

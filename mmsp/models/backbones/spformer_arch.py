@@ -1,4 +1,4 @@
-"""SPFormer architecture zoo, superpixel strides and their validation (spec 3.7)."""
+"""SPFormer architecture zoo (T/S/B, /16 /32 /56), superpixel strides and their validation."""
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 from .spformer_stem import STEM_LAYOUTS
@@ -28,9 +28,10 @@ _BASE = dict(
     sp_iter=2,
     feedforward_channels=3072)
 
-#: Named architectures (spec 3.7). ``pixel_dims`` = ``Cp``, ``embed_dims`` = ``Cs``,
-#: ``depths`` = ViT blocks per stage, ``num_heads`` = ViT heads, ``sp_heads`` = SCA heads,
-#: ``sp_iter`` = SCA layers per stage (spec A1: 2 per stage, 4 in total).
+#: Named architectures of SPFormer (arXiv 2401.02931). ``pixel_dims`` = ``Cp``,
+#: ``embed_dims`` = ``Cs``, ``depths`` = ViT blocks per stage, ``num_heads`` = ViT heads,
+#: ``sp_heads`` = SCA heads, ``sp_iter`` = SCA layers per stage (2 per stage, 4 in total: the
+#: authors' code; it matches the paper's parameter counts, see configs/spformer/README.md).
 ARCH_ZOO: Dict[str, Dict[str, Any]] = {
     **dict.fromkeys(['t', 'tiny'], _TINY),
     **dict.fromkeys(['s', 'small'], _SMALL),
@@ -41,8 +42,8 @@ REQUIRED_KEYS = ('pixel_dims', 'embed_dims', 'depths', 'num_heads', 'sp_heads')
 OPTIONAL_KEYS = ('sp_iter', 'feedforward_channels')
 
 #: ``superpixel_stride -> (stem_type, cell size s)``; ``superpixel_stride = r * s`` image
-#: pixels. 224 px gives 14x14 / 7x7 / 4x4 superpixels. The 448-px model of the paper uses
-#: stride 32 (the stride-8 stem, spec A10) to keep 14x14 superpixels.
+#: pixels. 224 px gives 14x14 / 7x7 / 4x4 superpixels. The 448-px model of the paper keeps
+#: its FLOPs, so it keeps 14x14 superpixels: stride 32 (the stride-8 stem).
 STRIDE_ZOO: Dict[int, Tuple[str, int]] = {16: ('conv4', 4), 32: ('conv8', 4), 56: ('ccc8', 7)}
 
 

@@ -28,7 +28,8 @@ class SPFormerStem(nn.Module):
             ``'ccc8'``).
         in_channels (int): image channels.
         out_channels (int): pixel width ``Cp``.
-        norm_cfg (dict): norm after every conv. Defaults to ``LN2d`` (eps 1e-6), spec A5.
+        norm_cfg (dict): norm after every conv. Defaults to ``LN2d`` (eps 1e-6), as the
+            authors' code.
         act_cfg (dict): activation after every norm. Defaults to GELU.
 
     Shapes:

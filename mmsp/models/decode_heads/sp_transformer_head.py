@@ -1,4 +1,4 @@
-"""Superpixel-Transformer decode head (Zhu, Mei et al., IROS 2023; spec section 4 and group B)."""
+"""Superpixel-Transformer decode head (Zhu, Mei et al., IROS 2023, arXiv 2309.16889)."""
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -21,23 +21,26 @@ _PIXEL_POS_EMBED = ('shared', 'per_layer', 'none')
 class SPTransformerHead(BaseDecodeHead):
     """Superpixel-Transformer head: classify superpixels, project logits through the association.
 
-    Pipeline (spec 4.1/4.2, choices of spec section 8 group B):
+    The pipeline of "Superpixel Transformers for Efficient Semantic Segmentation" (arXiv
+    2309.16889, Fig. 1), with the SCA layer of SPFormer (arXiv 2401.02931) as the local
+    cross-attention:
 
     1. **Pixel features** ``X`` (B, Cp, H, W): the selected backbone levels are fused by a
        hypercolumn (1x1 ``ConvModule`` per level, resize, sum; :class:`HypercolumnFusion`) at
-       the resolution of level ``pixel_level`` (spec B2).
+       the resolution of level ``pixel_level``.
     2. **Superpixels** ``Z`` (B, C, h, w) with ``h = ceil(H / cell_size)``: a learnable query
        grid ``superpixel_queries`` (1, C, *query_grid*), std 0.02, resized bilinearly when the
-       image gives another grid (spec B3). Exclude it from weight decay with
+       image gives another grid. Exclude it from weight decay with
        ``paramwise_cfg=dict(custom_keys={'superpixel_queries': dict(decay_mult=0.)})``
        (the name is also in :attr:`no_decay_keys`).
     3. **Tokenisation**: ``num_iterations`` :class:`SuperpixelCrossAttention` layers (local 3x3
        pixel<->superpixel cross-attention; superpixel-side softmax over each window).
     4. **Global reasoning**: ``num_layers`` pre-norm [MHSA + FFN] layers over the ``h * w``
-       tokens (spec B5). ``num_layers=0`` is the "without global self-attention" ablation.
+       tokens (the one :class:`~mmsp.models.utils.TransformerBlock`). ``num_layers=0`` is the
+       "without global self-attention" ablation.
     5. **Per-superpixel classifier**: ``conv_seg(dropout(LN(Z)))`` on the superpixel grid
        (mmseg's ``conv_seg`` naming and init are kept).
-    6. **Projection to pixels** (spec 3.6/A4): the last tokenisation layer's association
+    6. **Projection to pixels**: the last tokenisation layer's association
        logits ``A`` (B, M, 9, H, W) are merged over heads (``sum / sqrt(M)``), normalised over
        the 9 candidates, and every pixel takes the weighted combination of its 9 neighbouring
        superpixels' logits (:func:`mmsp.ops.unfold_with_logits`). ``upsample_mode='bilinear'``
@@ -52,15 +55,14 @@ class SPTransformerHead(BaseDecodeHead):
     * Pixel features at stride 4 (``pixel_level=0``) with 16x16 cells, i.e. 64-px superpixels
       (16x32 of them at 1024x2048, the talk's example), and **no pixel update** by default
       (``update_pixels=False``: the T iterations refine the superpixels against fixed pixel
-      features, as SSN/k-means iterations do). Spec B1/B4 suggest stride 8 with 8x8 cells and a
-      pixel update; measured with mmengine's counter on R50 at 1024x2048 (extrapolated from
-      256x512), that gives 205 GFLOPs (-19% from the paper's 253G), while stride 4 gives 236G
-      with the pixel update and 232G without (measured at full size; the paper: 253G and 29M
-      parameters, here 29.9M).
+      features, as SSN/k-means iterations do). Pixel features at stride 8 with 8x8 cells and a
+      pixel update are the other reading of the paper; with the R50 backbone at 1024x2048 they
+      land further from the paper's 253 GFLOPs (``configs/sp_head/README.md`` has the
+      measured counts).
     * ``layer_scale_init`` defaults to 1.0, not SPFormer's 1e-5: here the superpixels start
       from image-independent queries, so a 1e-5 LayerScale would feed the transformer almost
       nothing from the image at the start of training.
-    * Output logits come from the association of the **last** tokenisation layer (spec A4),
+    * Output logits come from the association of the **last** tokenisation layer,
       i.e. the one computed *before* the global layers refine the superpixel features.
 
     Args:
@@ -74,7 +76,7 @@ class SPTransformerHead(BaseDecodeHead):
             ``in_channels``. Defaults to ``(0, 1, 2, 3)``.
         pixel_level (int): index into the *selected* levels whose resolution the pixel map
             takes. Defaults to 0 (the finest level, e.g. stride 4 for ResNet/MiT).
-        cell_size (int): superpixel cell side in pixel-map units (spec B1). Defaults to 16
+        cell_size (int): superpixel cell side in pixel-map units. Defaults to 16
             (64 image pixels at stride 4).
         query_grid (tuple[int, int]): stored learnable query grid ``(rows, cols)``; set it to the
             training grid ``ceil(crop / (stride * cell_size))``. Defaults to ``(8, 16)``.

@@ -39,8 +39,8 @@ class SPEncoderDecoder(EncoderDecoder):
       ``forward_association`` does by default); otherwise it costs one extra backbone pass.
     * ``'auto'`` (default): the head if it provides superpixels, else the backbone.
     * ``'grid'``: a regular grid of ``grid_size x grid_size`` input pixels (the "patch"
-      baseline of spec 3.11), for models that have no superpixels (e.g. FCN), so that the
-      superpixel metric can score a reference.
+      baseline of SPFormer's zero-shot table), for models that have no superpixels (e.g. FCN),
+      so that the superpixel metric can score a reference.
 
     The pixel stride (image pixels per association pixel) is computed from the input and
     association sizes (``round(H_in / H)``, equal for both axes). If the upsampled map is

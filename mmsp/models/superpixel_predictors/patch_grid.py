@@ -16,7 +16,7 @@ def grid_shape(height: int, width: int, num_superpixels: int) -> Tuple[int, int]
 
     ``rows = round(sqrt(N H / W))`` and ``cols = round(sqrt(N W / H))`` (each at least 1, at most
     the image size). For 481x321 this gives 12x17 = 204 cells for N = 200 and 26x39 = 1014 for
-    N = 1000 (the regular-grid rows of spec 5.3).
+    N = 1000 (the regular-grid rows of the BSDS500 baseline table).
     """
     if num_superpixels < 1:
         raise ValueError(f'num_superpixels must be >= 1, got {num_superpixels}')

@@ -16,13 +16,13 @@ class SLICSuperpixels(BaseSuperpixelModel):
 
     The image is recovered from the preprocessed input (normalisation undone, RGB), segmented in
     CIELAB, and the ids are resized (nearest) to the original size. Keep the test pipeline at
-    the original size (no ``Resize``) to run SLIC at full resolution, as the spec's reference
+    the original size (no ``Resize``) to run SLIC at full resolution, as the published SLIC
     numbers do. scikit-image usually returns **fewer** superpixels than requested (135 for 200 on
     BSDS500); the metric reports the returned count (``num_superpixels``).
 
     Args:
         num_superpixels (int): ``n_segments`` requested from SLIC.
-        compactness (float): colour/space trade-off. Defaults to 10 (the spec's setting).
+        compactness (float): colour/space trade-off. Defaults to 10 (scikit-image's default).
         max_num_iter (int): k-means iterations. Defaults to 10 (scikit-image default).
         sigma (float): Gaussian pre-smoothing. Defaults to 0 (scikit-image default).
         enforce_connectivity (bool): scikit-image's connectivity post-processing. Defaults to True.

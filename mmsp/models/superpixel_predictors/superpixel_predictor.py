@@ -15,7 +15,7 @@ __all__ = ['SuperpixelPredictor']
 
 @MODELS.register_module()
 class SuperpixelPredictor(BaseSuperpixelModel):
-    """Hard superpixels from a backbone's association, with no training (spec 3.11, A9).
+    """Hard superpixels from a backbone's association, with no training (zero-shot).
 
     The provider (``backbone``) must implement ``forward_association(img) -> (B, M, 9, H, W)``
     logits (``-inf`` = invalid candidate) and expose ``cell_size`` (superpixel cell in

@@ -1,4 +1,4 @@
-"""Light multi-level fusion of backbone features into one pixel map (spec B2, hypercolumn)."""
+"""Light multi-level fusion of backbone features into one pixel map (a hypercolumn)."""
 from typing import Dict, List, Optional, Sequence
 
 import torch.nn.functional as F
@@ -15,9 +15,9 @@ __all__ = ['HypercolumnFusion']
 class HypercolumnFusion(BaseModule):
     """Project every level to ``C`` channels with a 1x1 conv, bring it to one size and sum.
 
-    This is the SPFormer-style hypercolumn of spec B2: one ``ConvModule`` (1x1 conv + norm +
-    activation) per level, then a resize to the *target* level's size, then a sum. To keep the
-    cost low the order depends on the level:
+    A hypercolumn (the pixel features of the superpixel-transformer head): one ``ConvModule``
+    (1x1 conv + norm + activation) per level, then a resize to the *target* level's size, then
+    a sum. To keep the cost low the order depends on the level:
 
     * levels coarser than (or as coarse as) the target are projected first and then upsampled
       bilinearly;

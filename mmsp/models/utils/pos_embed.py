@@ -26,7 +26,7 @@ def resize_pos_embed(pos_embed: Tensor,
         pos_embed (Tensor): (1, h_src * w_src, C) (any leading batch size is kept).
         src_shape (Sequence[int]): ``(h_src, w_src)``.
         dst_shape (Sequence[int]): ``(h_dst, w_dst)``.
-        mode (str): interpolation mode; SPFormer uses bilinear (spec A8). ``align_corners``
+        mode (str): interpolation mode; bilinear, as the SPFormer code. ``align_corners``
             is False.
 
     Returns:
