@@ -1,8 +1,10 @@
-# Run B (hierarchical: three GCA layers after the last three blocks + HierSPHead) at the CPU budget of a 2-core machine shared with other jobs: CamVid at a quarter
-# of its size (train: random scale x1-2 of 160x120, then 120x160 crops; val: the whole 160x120
-# image, metrics at 480x360), batch 2, 400 iterations (40 warm-up), and SPFormer-T cut to
-# 1 + 5 blocks of width 96 (pixel width 32, 3 heads); a superpixel stride of 8 (stride-4 stem,
-# 2x2-pixel cells) keeps the 15x20 = 300 superpixels and 4x5 = 20 groups of the 240x320 setting.
+# Run B (hierarchical: three GCA layers after the last three blocks + HierSPHead)
+# at the CPU budget of a 2-core machine shared with other jobs: CamVid at a
+# quarter of its size (train: random scale x1-2 of 160x120, then 120x160 crops; val: the whole
+# 160x120 image, metrics at 480x360), batch 2, 400 iterations (40 warm-up), and SPFormer-T cut
+# to 1 + 5 blocks of width 96 (pixel width 32, 3 heads); a superpixel stride of 8 (stride-4
+# stem, 2x2-pixel cells) keeps the 15x20 = 300 superpixels and 4x5 = 20 groups of the 240x320
+# setting.
 _base_ = ['./lgformer-t_1xb4-300it_camvid-240x320.py']
 crop_size = (120, 160)
 fine_to_coarse = (4, 1, 2, 0, 0, 3, 2, 1, 6, 5, 5, 255)
