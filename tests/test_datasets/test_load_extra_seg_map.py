@@ -2,11 +2,12 @@
 flipped with gt_seg_map, packed next to it."""
 import numpy as np
 import pytest
-from mmcv.transforms import Compose
+from mmcv.transforms import Compose, LoadImageFromFile
+from mmseg.datasets.transforms import LoadAnnotations, RandomFlip
 from PIL import Image
 
 import mmsp  # noqa: F401
-from mmsp.datasets.transforms import LoadExtraSegMap
+from mmsp.datasets.transforms import LoadExtraSegMap, PackSegInputsWithMaps
 
 
 def _write(path, array):
@@ -23,11 +24,11 @@ def test_reads_the_parallel_folder_and_follows_the_geometry(tmp_path):
     _write(tmp_path / 'objects' / 'train' / 'a.png', objects)
     _write(tmp_path / 'img' / 'a.png', rng.integers(0, 255, (12, 16, 3)))
     pipeline = Compose([
-        dict(type='mmseg.LoadImageFromFile'),
-        dict(type='mmseg.LoadAnnotations'),
-        dict(type='mmseg.LoadExtraSegMap', replace=('parts', 'objects')),
-        dict(type='mmseg.RandomFlip', prob=1.0),
-        dict(type='mmseg.PackSegInputsWithMaps'),
+        LoadImageFromFile(),
+        LoadAnnotations(),
+        LoadExtraSegMap(replace=('parts', 'objects')),
+        RandomFlip(prob=1.0),
+        PackSegInputsWithMaps(),
     ])
     out = pipeline(dict(img_path=str(tmp_path / 'img' / 'a.png'),
                         seg_map_path=str(tmp_path / 'parts' / 'train' / 'a.png'),

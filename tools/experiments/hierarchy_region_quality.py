@@ -1,5 +1,7 @@
 """Superpixels and groups of a two-level model against grid / SLIC / SLIC + RAG at equal counts.
 
+The group level of LGFormer-style models (Xie et al., arXiv 2409.01353) is a hard id map like
+superpixels, so it is scored with the superpixel metrics against coarse labels.
 For every image the model (a :class:`~mmsp.models.HierSPEncoderDecoder` with groups) predicts
 ``pred_superpixels`` and ``pred_groups``; the baselines run on the same resized input and are
 asked for the same number of regions as the model returned on that image:

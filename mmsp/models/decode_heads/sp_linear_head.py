@@ -67,8 +67,8 @@ class SPLinearHead(BaseDecodeHead):
         if 'input_transform' in kwargs:
             raise ValueError(f'{name}: input_transform is fixed (multiple_select); do not pass '
                              f'it (got {kwargs["input_transform"]!r})')
-        in_channels = [int(c) for c in in_channels] if isinstance(in_channels,
-                                                                   (list, tuple)) else []
+        in_channels = ([int(c) for c in in_channels]
+                       if isinstance(in_channels, (list, tuple)) else [])
         in_index = list(in_index) if isinstance(in_index, (list, tuple)) else []
         if len(in_channels) != 2 or len(in_index) != 2:
             raise ValueError(f'{name}: in_channels and in_index must be (pixels, superpixels) '
