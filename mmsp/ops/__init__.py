@@ -6,6 +6,8 @@ from .association import (association_logits, association_weights, block_logits,
                           block_superpixel_update, block_unfold, blocks_to_association,
                           merge_heads, superpixel_update, unfold_superpixels, unfold_with_logits)
 from .cell_layout import from_blocks, to_blocks
+from .global_association import (compose_group_association, global_association_logits,
+                                 heads_weighted_sum)
 from .grid import (NEIGHBOR_OFFSETS, NUM_NEIGHBORS, SuperpixelGrid, gather_neighbors, grid_to_heads,
                    heads_to_grid, neighbor_offsets, shift_to_pixels, shift_to_superpixels)
 from .hard_assignment import association_to_superpixels, hard_assignment, infer_pixel_stride
@@ -19,5 +21,6 @@ __all__ = [
     'blocks_to_association', 'association_logits', 'association_weights', 'merge_heads',
     'superpixel_update', 'unfold_superpixels', 'unfold_with_logits', 'hard_assignment',
     'relabel_contiguous', 'resize_ids', 'enforce_connectivity', 'upsample_association',
-    'association_to_superpixels', 'infer_pixel_stride'
+    'association_to_superpixels', 'infer_pixel_stride', 'global_association_logits',
+    'heads_weighted_sum', 'compose_group_association'
 ]

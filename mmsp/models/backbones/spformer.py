@@ -55,6 +55,12 @@ class SPFormer(BaseModule):
     GELU stem, a fixed ``1/sqrt(d)`` temperature, ``-inf`` at candidates outside the grid, a soft
     association in training.
 
+    Groups (LGFormer, Xie et al., arXiv 2409.01353, ECCV 2024): ``group_cfg`` inserts a
+    :class:`~mmsp.models.utils.GroupContextAggregation` layer after each of the given global
+    blocks (the paper: after the last three), a third level above the superpixels; with
+    ``out_groups`` the group tokens and superpixel -> group associations of those layers are
+    appended to the outputs (and so to :meth:`forward_with_association`'s).
+
     Args:
         arch (str | dict): ``'tiny'``/``'small'``/``'base'`` (or ``t``/``s``/``b``) or a dict with
             ``pixel_dims, embed_dims, depths, num_heads, sp_heads`` [``sp_iter``,
@@ -93,7 +99,19 @@ class SPFormer(BaseModule):
         frozen_stages (int): -1: nothing; 0: stem + superpixel init; k: also stages ``< k``;
             ``num_stages``: also the output norms.
         norm_eval (bool): keep BatchNorm layers (e.g. of a BN stem) in eval mode.
-        with_cp (bool): gradient checkpointing of every SCA layer, block and unfolding.
+        with_cp (bool): gradient checkpointing of every SCA layer, block, GCA layer and
+            unfolding.
+        group_cfg (dict, optional): GCA layers; None (default) builds none. Keys:
+            ``after_blocks`` (global block indices, negative allowed, e.g. ``(9, 10, 11)``)
+            and the :class:`~mmsp.models.utils.GroupContextAggregation` arguments ``num_heads``
+            (default: the blocks' heads), ``group_grid``, ``pool_ratio``,
+            ``group_block_depth``, ``feedforward_channels`` (default: the blocks'),
+            ``ungroup_layer_scale``, ``drop_path_rate`` (default 0). The group position
+            embedding is stored for the group grid of ``img_size``.
+        out_groups (bool): ``featmap`` with ``group_cfg`` only: append two outputs, the group
+            tokens (B, L, G, Cs) and the superpixel -> group associations (B, L, Mg, h*w, G)
+            of the ``L`` GCA layers (in block order; ``Mg`` GCA heads, ``G`` groups, rows sum
+            to one).
         init_cfg (dict | list, optional): defaults to trunc-normal Linear (0.02), Kaiming
             fan-out Conv2d, unit LayerNorm; SCA layers re-init their projections, position
             embeddings are trunc-normal 0.02. ``dict(type='Pretrained', checkpoint=...,
@@ -103,7 +121,10 @@ class SPFormer(BaseModule):
     Attributes:
         pixel_stride (int): ``r``, image pixels per pixel-branch pixel.
         cell_size (int): ``s``, superpixel cell in pixel-branch pixels.
-        out_channels (tuple[int]): channels of the ``featmap`` outputs.
+        out_channels (tuple[int]): channels of the ``featmap`` outputs (the group outputs of
+            ``out_groups`` follow them and are not listed).
+        group_after_blocks (tuple[int]): global blocks followed by a GCA layer (empty without
+            ``group_cfg``).
     """
 
     OUT_TYPES = ('featmap', 'avg_featmap')
@@ -134,6 +155,8 @@ class SPFormer(BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 group_cfg: Optional[Dict] = None,
+                 out_groups: bool = False,
                  init_cfg: Optional[Union[Dict, List[Dict]]] = _DEFAULT_INIT) -> None:
         super().__init__(init_cfg=init_cfg)
         self.arch_settings = resolve_arch(arch, sp_iter=sp_iter, sp_heads=sp_heads, depths=depths)
@@ -160,6 +183,10 @@ class SPFormer(BaseModule):
             raise ValueError(f'SPFormer: frozen_stages must be in [-1, {self.num_stages}], '
                              f'got {frozen_stages}')
         self.frozen_stages, self.norm_eval = frozen_stages, norm_eval
+        self.group_after_blocks, gca_cfg = self._group_settings(group_cfg)
+        if out_groups and (not self.group_after_blocks or out_type != 'featmap'):
+            raise ValueError('SPFormer: out_groups needs group_cfg and out_type="featmap"')
+        self.out_groups = out_groups
 
         self.stem = SPFormerStem(self.stem_type, in_channels, self.pixel_dims, norm2d_cfg, act_cfg)
         self.superpixel_init = SuperpixelInit(self.pixel_dims, self.embed_dims, self.cell_size,
@@ -190,6 +217,10 @@ class SPFormer(BaseModule):
                     *sca,
                     rates[start:start + depth],
                     unfold=k < self.num_stages - 1,
+                    group_after=[
+                        i - start for i in self.group_after_blocks if start <= i < start + depth
+                    ],
+                    group_cfg=gca_cfg,
                     **common))
         if out_type == 'avg_featmap':
             self.fc_norm = build_norm_layer(norm_cfg, self.embed_dims)[1]
@@ -230,21 +261,56 @@ class SPFormer(BaseModule):
         chans = (self.embed_dims, ) * len(self.out_indices)
         return ((self.pixel_dims, ) + chans) if self.out_pixels else chans
 
+    _GROUP_KEYS = ('num_heads', 'group_grid', 'pool_ratio', 'group_block_depth',
+                   'feedforward_channels', 'ungroup_layer_scale', 'drop_path_rate')
+
+    def _group_settings(self, group_cfg: Optional[Dict]) -> Tuple[Tuple[int, ...], Dict]:
+        """Validated ``group_cfg``: the sorted global block indices and the GCA arguments."""
+        if group_cfg is None:
+            return (), {}
+        cfg = dict(group_cfg)
+        after = cfg.pop('after_blocks', None)
+        after = [after] if isinstance(after, int) else list(after or [])
+        if not after or any(not isinstance(i, int) or not -self.num_layers <= i < self.num_layers
+                            for i in after):
+            raise ValueError(f'SPFormer: group_cfg.after_blocks must be global block indices in '
+                             f'[-{self.num_layers}, {self.num_layers}), got '
+                             f'{group_cfg.get("after_blocks")!r}')
+        unknown = sorted(set(cfg) - set(self._GROUP_KEYS))
+        if unknown:
+            raise ValueError(f'SPFormer: unknown group_cfg keys {unknown}; allowed: after_blocks, '
+                             f'{", ".join(self._GROUP_KEYS)}')
+        a = self.arch_settings
+        cfg.setdefault('num_heads', a['num_heads'])
+        cfg.setdefault('feedforward_channels', a['feedforward_channels'])
+        if cfg.get('group_grid') is None:  # the group grid at the training size
+            ratio = cfg.get('pool_ratio', 4)
+            if isinstance(ratio, int) and ratio >= 1:  # else the GCA layer reports it
+                cfg['pos_grid'] = tuple(math.ceil(v / ratio) for v in self.pos_grid)
+        return tuple(sorted({i % self.num_layers for i in after})), cfg
+
     def stage_of_block(self, index: int) -> int:
         """The stage of global block ``index``."""
         return max(k for k, off in enumerate(self.block_offsets) if off <= index)
 
     def _resize_pos_embed_hook(self, state_dict: Dict, prefix: str, *args, **kwargs) -> None:
         """Resize checkpoint position embeddings of another square grid to :attr:`pos_grid`."""
+        embeddings = []  # (key, parameter, grid) of every learned position embedding
         for k, stage in enumerate(self.stages):
-            key = f'{prefix}stages.{k}.pos_embed'
+            # the spatial embedding of a clip stage is 2-D too (its temporal one is separate)
+            embeddings.append((f'{prefix}stages.{k}.pos_embed', stage.pos_embed,
+                               tuple(stage.pos_grid[-2:])))
+            for i, gca in (stage.gca or {}).items():
+                embeddings.append((f'{prefix}stages.{k}.gca.{i}.pos_embed', gca.pos_embed,
+                                   gca.pos_grid))
+        for key, param, grid in embeddings:
             ckpt = state_dict.get(key)
-            if ckpt is None or ckpt.shape == stage.pos_embed.shape or ckpt.dim() != 3 \
-                    or ckpt.shape[-1] != stage.pos_embed.shape[-1]:
+            if ckpt is None or ckpt.shape == param.shape or ckpt.dim() != 3 \
+                    or ckpt.shape[-1] != param.shape[-1]:
                 continue  # absent, matching, or a real mismatch that load_state_dict reports
-            src, dst = square_grid(ckpt.shape[1], key), stage.pos_grid[-2:]
-            state_dict[key] = resize_pos_embed(ckpt, src, dst)
-            print_log(f'SPFormer: resized {key} from {src} to {dst}', logger='current')
+            src = square_grid(ckpt.shape[1], key)
+            state_dict[key] = resize_pos_embed(ckpt, src, grid)
+            print_log(f'SPFormer: resized {key} from {src} to {grid}', logger='current')
 
     def _pad(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
@@ -271,22 +337,25 @@ class SPFormer(BaseModule):
                         indices: Sequence[int],
                         keep_ids: Optional[Tensor] = None,
                         mask_token: Optional[Tensor] = None
-                        ) -> Tuple[Tensor, Tensor, Dict[int, Tensor], List[Tensor]]:
+                        ) -> Tuple[Tensor, Tensor, Dict[int, Tensor], List[Tensor], List]:
         """Stem, superpixel init and every stage.
 
         Returns:
-            tuple: the final pixels ``x`` (B, Cp, H, W) and superpixels ``z`` (B, Cs, h, w), the
-            tokens after every global block in ``indices`` and each stage's association logits.
+            tuple: the final pixels ``x`` (B, Cp, *size) and superpixels ``z`` (B, Cs, *grid),
+            the tokens after every global block in ``indices``, each stage's association logits
+            and the ``(groups, association)`` pairs of the GCA layers (empty without groups).
         """
         x = self._embed(x)
         z = self.superpixel_init(x)
-        tokens, associations = {}, []
+        tokens, associations, groups = {}, [], []
         for stage, first in zip(self.stages, self.block_offsets):
             keep = [i - first for i in indices if 0 <= i - first < len(stage.blocks)]
-            x, z, assoc, stage_tokens = stage(x, z, keep, keep_ids, mask_token)
+            x, z, assoc, stage_tokens, stage_groups = stage.forward_with_groups(
+                x, z, keep, keep_ids, mask_token)
             tokens.update((first + i, t) for i, t in stage_tokens.items())
             associations.append(assoc)
-        return x, z, tokens, associations
+            groups += stage_groups
+        return x, z, tokens, associations, groups
 
     def forward_with_association(self, x: Tensor) -> Tuple[Tuple[Tensor, ...], List[Tensor]]:
         """Backbone outputs plus the association logits of every stage.
@@ -295,11 +364,12 @@ class SPFormer(BaseModule):
             x (Tensor): images (B, in_channels, H0, W0), any size.
 
         Returns:
-            tuple: ``(outs, associations)``: ``outs`` as :meth:`forward`; ``associations[k]``
-            the logits (B, M_k, 9, ceil(H0/r), ceil(W0/r)) of the last SCA layer of stage ``k``
-            (``-inf`` at invalid candidates; heads not merged).
+            tuple: ``(outs, associations)``: ``outs`` as :meth:`forward` (with ``out_groups``
+            ending with the group tokens and the superpixel -> group associations of the GCA
+            layers); ``associations[k]`` the logits (B, M_k, 9, ceil(H0/r), ceil(W0/r)) of the
+            last SCA layer of stage ``k`` (``-inf`` at invalid candidates; heads not merged).
         """
-        x, z, tokens, associations = self._forward_stages(x, self.out_indices)
+        x, z, tokens, associations, groups = self._forward_stages(x, self.out_indices)
         outs = []
         for i, index in enumerate(self.out_indices):
             t = tokens[index]
@@ -314,6 +384,9 @@ class SPFormer(BaseModule):
             outs.append(fmap)
         if self.out_pixels:
             outs.insert(0, self.pixel_norm(x))
+        if self.out_groups:
+            outs.append(torch.stack([g for g, _ in groups], dim=1))  # (B, L, G, Cs)
+            outs.append(torch.stack([a for _, a in groups], dim=1))  # (B, L, Mg, h*w, G)
         return tuple(outs), associations
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
@@ -321,7 +394,9 @@ class SPFormer(BaseModule):
 
         ``avg_featmap``: (B, Cs) each. ``featmap``: (B, Cs, ceil(H0/(r s)), ceil(W0/(r s)))
         each, or (B, Cs, ceil(H0/r), ceil(W0/r)) with ``unfold_outputs``; with ``out_pixels``
-        the pixel map (B, Cp, ceil(H0/r), ceil(W0/r)) comes first.
+        the pixel map (B, Cp, ceil(H0/r), ceil(W0/r)) comes first; with ``out_groups`` the group
+        tokens (B, L, G, Cs) and the superpixel -> group associations (B, L, Mg, h*w, G) come
+        last.
         """
         return self.forward_with_association(x)[0]
 
@@ -364,7 +439,7 @@ class SPFormer(BaseModule):
             raise ValueError(f'SPFormer.forward_masked: mask_token has {mask_token.numel()} '
                              f'values, expected embed_dims={self.embed_dims}')
         last = self.num_layers - 1
-        _, _, tokens, associations = self._forward_stages(x, (last, ), keep_ids, mask_token)
+        _, _, tokens, associations, _ = self._forward_stages(x, (last, ), keep_ids, mask_token)
         if self.out_type == 'avg_featmap':
             norm = self.fc_norm
         elif last in self.out_indices:
@@ -414,8 +489,9 @@ class SPFormer(BaseModule):
         """Layer depth for layer-wise lr decay (mmpretrain convention).
 
         Depth 0: stem, superpixel init and everything of stage 0 before its first block; block
-        ``i`` (global) has depth ``i + 1``; a stage's SCA layers and position embedding share
-        the depth of the preceding block, unfolding that of the stage's last block; output
+        ``i`` (global) has depth ``i + 1``, as has the GCA layer after it; a stage's SCA layers
+        and position embedding share the depth of the preceding block, unfolding that of the
+        stage's last block; output
         norms and anything outside the backbone get ``num_layers + 1``.
 
         Returns:
@@ -430,7 +506,7 @@ class SPFormer(BaseModule):
         if parts[0] == 'stages':
             k = int(parts[1])
             first = self.block_offsets[k]
-            if parts[2] == 'blocks':
+            if parts[2] in ('blocks', 'gca'):
                 return first + int(parts[3]) + 1, total
             if parts[2] == 'unfold':
                 return first + self.depths[k], total

@@ -1,16 +1,16 @@
 """One SPFormer stage: SCA iterations, position embedding, ViT blocks, pixel unfolding."""
 import functools
 import math
-from typing import Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.utils.checkpoint as cp
-from mmengine.model import BaseModule, ModuleList
+from mmengine.model import BaseModule, ModuleDict, ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from torch import Tensor, nn
 
-from ..utils import (PixelUnfolding, SuperpixelCrossAttention, TransformerBlock, gather_tokens,
-                     resize_pos_embed, scatter_tokens)
+from ..utils import (GroupContextAggregation, PixelUnfolding, SuperpixelCrossAttention,
+                     TransformerBlock, gather_tokens, resize_pos_embed, scatter_tokens)
 
 
 def _maybe_checkpoint(fn: Callable, *args: Tensor, enabled: bool):
@@ -30,6 +30,10 @@ class SPFormerStage(BaseModule):
     ``temporal_pos_embed`` (1, t, Cs), each interpolated to other grids. The temporal one starts
     at zero (as TimeSformer's time embedding, Bertasius et al., ICML 2021, arXiv 2102.05095,
     Sec. 3), so that a stage inflated from an image stage starts as that stage on every frame.
+
+    Optionally (images only) a :class:`GroupContextAggregation` layer (LGFormer, arXiv
+    2409.01353) follows some of the blocks (``group_after``): the tokens after such a block are
+    the GCA's output.
 
     Args:
         pixel_channels (int): ``Cp``.
@@ -56,17 +60,23 @@ class SPFormerStage(BaseModule):
         act_cfg (dict): MLP activation.
         layer_scale_init (float): LayerScale of SCA and unfolding (1e-5).
         sca_pos_embed (bool): depthwise conditional position encoding inside SCA.
-        with_cp (bool): gradient checkpointing of every SCA layer and block.
+        with_cp (bool): gradient checkpointing of every SCA layer, block and GCA layer.
         spatial_dims (int): 2 (images) or 3 (clips). Defaults to 2.
         causal (bool): clips only: no voxel has a candidate in the next temporal cell
             (:class:`~mmsp.ops.SuperpixelGrid`). Defaults to False.
+        group_after (Sequence[int]): indices (within the stage) of the blocks followed by a GCA
+            layer (images only). Defaults to none.
+        group_cfg (dict, optional): arguments of those :class:`GroupContextAggregation` layers
+            (besides ``embed_dims``).
         init_cfg (dict, optional): mmengine init config.
 
     Shapes:
         x: (B, Cp, *size); z: (B, Cs, *grid) with ``grid = ceil(size / cell_size)``, ``size``
         ``(H, W)`` or ``(T, H, W)``. ``forward`` returns the updated ``x``, ``z``, the stage's
         association logits (B, M, K, *size) (``K`` = 9 or 27) and the tokens (B, prod(grid),
-        Cs) after the blocks asked for (``keep``; default every block).
+        Cs) after the blocks asked for (``keep``; default every block);
+        :meth:`forward_with_groups` also the GCA layers' groups (B, G, Cs) and superpixel ->
+        group associations (B, Mg, h*w, G).
     """
 
     def __init__(self,
@@ -92,6 +102,8 @@ class SPFormerStage(BaseModule):
                  with_cp: bool = False,
                  spatial_dims: int = 2,
                  causal: bool = False,
+                 group_after: Sequence[int] = (),
+                 group_cfg: Optional[Dict] = None,
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if len(drop_path_rates) != depth:
@@ -126,6 +138,19 @@ class SPFormerStage(BaseModule):
         self.unfold = (
             PixelUnfolding(embed_dims, pixel_channels, cell_size, norm2d_cfg, layer_scale_init,
                            spatial_dims, causal) if unfold else None)
+        group_after = sorted(set(int(i) for i in group_after))
+        if any(not 0 <= i < depth for i in group_after):
+            raise ValueError(f'SPFormerStage: group_after {group_after} out of range for {depth} '
+                             f'blocks')
+        if group_after and spatial_dims != 2:
+            raise ValueError('SPFormerStage: GCA layers (group_after) are for images '
+                             f'(spatial_dims=2), got spatial_dims={spatial_dims}')
+        # GCA layers keyed by the index of the block they follow (absent without groups, so
+        # that a plain stage keeps its parameter names)
+        self.gca = ModuleDict({
+            str(i): GroupContextAggregation(embed_dims, **(group_cfg or {}))
+            for i in group_after
+        }) if group_after else None
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -158,6 +183,17 @@ class SPFormerStage(BaseModule):
                 keep_ids: Optional[Tensor] = None,
                 mask_token: Optional[Tensor] = None
                 ) -> Tuple[Tensor, Tensor, Tensor, Dict[int, Tensor]]:
+        """One stage: :meth:`forward_with_groups` without the group outputs."""
+        return self.forward_with_groups(x, z, keep, keep_ids, mask_token)[:4]
+
+    def forward_with_groups(
+        self,
+        x: Tensor,
+        z: Tensor,
+        keep: Optional[Sequence[int]] = None,
+        keep_ids: Optional[Tensor] = None,
+        mask_token: Optional[Tensor] = None
+    ) -> Tuple[Tensor, Tensor, Tensor, Dict[int, Tensor], List[Tuple[Tensor, Tensor]]]:
         """One stage.
 
         Args:
@@ -171,14 +207,16 @@ class SPFormerStage(BaseModule):
                 tokens. The blocks see only those (MAE, arXiv 2111.06377, Sec. 3: no mask
                 tokens in the encoder); afterwards the grid is refilled with ``mask_token`` at
                 the other slots, because the next SCA layer and the unfolding need every
-                superpixel. None (default): every token, the plain SPFormer stage.
+                superpixel. None (default): every token, the plain SPFormer stage. Not with
+                GCA layers (groups are pooled from the whole grid).
             mask_token (Tensor, optional): the learned ``[MASK]`` embedding (Cs values); needed
                 with ``keep_ids``.
 
         Returns:
-            tuple: ``x``, ``z``, the association logits (B, M, K, *size) and a dict from each
-            kept block index to its output tokens (B, prod(grid), Cs), or (B, K, Cs) with
-            ``keep_ids``.
+            tuple: ``x``, ``z``, the association logits (B, M, K, *size), a dict from each
+            kept block index to its output tokens (B, prod(grid), Cs) (after the block's GCA
+            layer, if any; (B, K, Cs) with ``keep_ids``), and a list with ``(groups (B, G, Cs),
+            association (B, Mg, h*w, G))`` of every GCA layer in order (empty without groups).
         """
         keep = range(len(self.blocks)) if keep is None else keep
         if any(not 0 <= i < len(self.blocks) for i in keep):
@@ -186,14 +224,23 @@ class SPFormerStage(BaseModule):
                              f'{len(self.blocks)} blocks')
         if keep_ids is not None and mask_token is None:
             raise ValueError('SPFormerStage: keep_ids needs a mask_token')
+        if keep_ids is not None and self.gca is not None:
+            raise ValueError('SPFormerStage: keep_ids (masked modelling) cannot be combined with '
+                             'GCA layers (group_after), which pool groups from the whole grid')
         x, z, assoc = self.associate(x, z)
         b, c, *grid = z.shape
         tokens = z.flatten(2).transpose(1, 2) + self.pos_embed_for(tuple(grid))
         if keep_ids is not None:
             tokens = gather_tokens(tokens, keep_ids)  # (B, K, Cs): the visible tokens
-        outs = {}
+        outs, groups = {}, []
+        checkpoint = self.with_cp and self.training
         for i, block in enumerate(self.blocks):
-            tokens = _maybe_checkpoint(block, tokens, enabled=self.with_cp and self.training)
+            tokens = _maybe_checkpoint(block, tokens, enabled=checkpoint)
+            if self.gca is not None and str(i) in self.gca:
+                step = functools.partial(self.gca[str(i)], grid=tuple(grid))
+                tokens, group_tokens, group_assoc = _maybe_checkpoint(
+                    step, tokens, enabled=checkpoint)
+                groups.append((group_tokens, group_assoc))
             if i in keep:
                 outs[i] = tokens
         if keep_ids is not None:
@@ -201,8 +248,8 @@ class SPFormerStage(BaseModule):
             tokens = scatter_tokens(tokens, keep_ids, mask_token, math.prod(grid))
         z = tokens.reshape(b, *grid, c).movedim(-1, 1)  # channels-last memory format
         if self.unfold is not None:
-            x = _maybe_checkpoint(self.unfold, x, z, assoc, enabled=self.with_cp and self.training)
-        return x, z, assoc, outs
+            x = _maybe_checkpoint(self.unfold, x, z, assoc, enabled=checkpoint)
+        return x, z, assoc, outs, groups
 
 
 __all__ = ['SPFormerStage']

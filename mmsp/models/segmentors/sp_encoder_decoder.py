@@ -201,22 +201,9 @@ class SPEncoderDecoder(EncoderDecoder):
         """
         check_superpixel_inputs(
             inputs, [s.metainfo for s in data_samples] if data_samples is not None else [],
-            'SPEncoderDecoder')
-        if data_samples is not None:
-            batch_img_metas = [data_sample.metainfo for data_sample in data_samples]
-        else:
-            batch_img_metas = [
-                dict(
-                    ori_shape=inputs.shape[2:],
-                    img_shape=inputs.shape[2:],
-                    pad_shape=inputs.shape[2:],
-                    padding_size=[0, 0, 0, 0])
-            ] * inputs.shape[0]
-        mode = self.test_cfg.get('mode', 'whole')
-        if mode not in ('whole', 'slide'):
-            raise ValueError(f'SPEncoderDecoder: test_cfg.mode must be "whole" or "slide", got '
-                             f'{mode!r}')
-        if mode == 'slide':
+            type(self).__name__)
+        batch_img_metas = self._batch_img_metas(inputs, data_samples)
+        if self._test_mode() == 'slide':
             if self.slide_superpixels == 'error':
                 raise ValueError('SPEncoderDecoder: superpixels need whole-image inference; set '
                                  "test_cfg.mode='whole' or slide_superpixels='whole'/'skip'")
@@ -256,10 +243,36 @@ class SPEncoderDecoder(EncoderDecoder):
             ids = resize_ids(ids, tuple(meta['ori_shape'][:2]))
         return relabel_contiguous(ids[None])[0][0].long()
 
-    def _attach_superpixels(self, results: SampleList, ids: Tensor, logits_size: Tuple[int, int],
-                            restore: bool) -> None:
-        """``pred_superpixels`` of every sample (:meth:`restore_ids`)."""
+    @staticmethod
+    def _batch_img_metas(inputs: Tensor, data_samples: OptSampleList) -> List[dict]:
+        """The samples' meta information, or that of unpadded inputs without samples."""
+        if data_samples is not None:
+            return [data_sample.metainfo for data_sample in data_samples]
+        return [
+            dict(
+                ori_shape=inputs.shape[2:],
+                img_shape=inputs.shape[2:],
+                pad_shape=inputs.shape[2:],
+                padding_size=[0, 0, 0, 0])
+        ] * inputs.shape[0]
+
+    def _test_mode(self) -> str:
+        """``test_cfg.mode``: ``'whole'`` (default) or ``'slide'``."""
+        mode = self.test_cfg.get('mode', 'whole')
+        if mode not in ('whole', 'slide'):
+            raise ValueError(f'{type(self).__name__}: test_cfg.mode must be "whole" or "slide", '
+                             f'got {mode!r}')
+        return mode
+
+    def _attach_superpixels(self,
+                            results: SampleList,
+                            ids: Tensor,
+                            logits_size: Tuple[int, int],
+                            restore: bool,
+                            field: str = 'pred_superpixels') -> None:
+        """Id maps (B, H, W) of the network input as ``PixelData`` in the field ``field`` of
+        every sample, restored to the original image (:meth:`restore_ids`) if ``restore``."""
         ids = resize_ids(ids, tuple(logits_size))
         for i, sample in enumerate(results):
             sp = self.restore_ids(ids[i], sample.metainfo if restore else None)
-            sample.set_data({'pred_superpixels': PixelData(data=sp)})
+            sample.set_data({field: PixelData(data=sp)})

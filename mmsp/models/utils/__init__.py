@@ -1,4 +1,5 @@
 """Layers shared by mmsp's backbones and heads."""
+from .group_context_aggregation import GlobalCrossAttention, GroupContextAggregation
 from .hypercolumn_fusion import HypercolumnFusion
 from .norm import LayerNorm2d, build_norm
 from .pixel_unfolding import PixelUnfolding
@@ -10,5 +11,6 @@ from .transformer_block import Mlp, MultiheadSelfAttention, TransformerBlock
 __all__ = [
     'LayerNorm2d', 'build_norm', 'SuperpixelCrossAttention', 'PixelUnfolding',
     'HypercolumnFusion', 'TransformerBlock', 'MultiheadSelfAttention', 'Mlp',
-    'resize_pos_embed', 'square_grid', 'gather_tokens', 'scatter_tokens'
+    'resize_pos_embed', 'square_grid', 'gather_tokens', 'scatter_tokens', 'GlobalCrossAttention',
+    'GroupContextAggregation'
 ]
