@@ -77,3 +77,28 @@ def test_samples_without_superpixels_are_drawn_as_by_mmseg():
 def test_bad_colour():
     with pytest.raises(ValueError, match='boundary_color'):
         SuperpixelSegLocalVisualizer(name='sp_vis_d', boundary_color=(1, 2))
+
+
+def test_fourth_panel_draws_groups_in_their_mean_colour():
+    """A two-level prediction (``pred_groups``) adds a panel: each group filled with the mean
+    colour of its pixels, its boundary in the boundary colour."""
+    vis = _visualizer(SuperpixelSegLocalVisualizer, 'sp_vis_groups')
+    image = np.zeros((H, W, 3), np.uint8)
+    image[:, :, 0] = np.arange(W, dtype=np.uint8)[None] * 10  # red ramp along x
+    sample = _sample()
+    groups = torch.zeros(1, H, W, dtype=torch.long)
+    groups[:, H // 2:] = 1  # two horizontal bands
+    sample.pred_groups = PixelData(data=groups)
+    vis.add_datasample('g', image, sample)
+    drawn = vis.get_image()
+    assert drawn.shape == (H, 4 * W, 3)
+    panel = drawn[:, 3 * W:]
+    edge = np.zeros((H, W), bool)
+    edge[H // 2 - 1:H // 2 + 1] = True  # rows on either side of the band boundary
+    assert (panel[edge] == (255, 255, 0)).all()
+    mean_red = round(float(np.arange(W).mean() * 10))  # both bands hold every column
+    assert (np.abs(panel[~edge][:, 0].astype(int) - mean_red) <= 1).all()
+    assert (panel[~edge][:, 1:] == 0).all()
+    # without pred_groups the drawing stays at three panels
+    vis.add_datasample('g2', image, _sample())
+    assert vis.get_image().shape == (H, 3 * W, 3)
