@@ -30,3 +30,5 @@ val_evaluator = [
     dict(type='SuperpixelMetric', pred_key='pred_groups', prefix='groups_fine'),
 ]
 test_evaluator = val_evaluator
+# tools/test.py --show-dir: prediction | superpixel boundaries [| groups]
+visualizer = dict(type='SuperpixelSegLocalVisualizer')

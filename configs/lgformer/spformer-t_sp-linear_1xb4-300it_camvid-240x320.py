@@ -8,3 +8,5 @@ _base_ = [
     '../_base_/mmsp_runtime.py',
 ]
 model = dict(fine_to_coarse={{_base_.fine_to_coarse}})
+# tools/test.py --show-dir: prediction | superpixel boundaries [| groups]
+visualizer = dict(type='SuperpixelSegLocalVisualizer')

@@ -1,4 +1,4 @@
-"""tools/visualization/readme_figure.py: superpixel panels, and group panels for two-level models."""
+"""tools/visualization/readme_figure.py: superpixel panels, group panels for two-level models."""
 import numpy as np
 
 from tools_helpers import load_tool

@@ -65,5 +65,3 @@ val_evaluator = [
     dict(type='SuperpixelMetric'),
 ]
 test_evaluator = val_evaluator
-# tools/test.py --show-dir: prediction | superpixel boundaries | groups (two-level models)
-visualizer = dict(type='SuperpixelSegLocalVisualizer')
