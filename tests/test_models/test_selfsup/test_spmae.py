@@ -9,11 +9,21 @@ import math
 import pytest
 import torch
 from mmengine.logging import MessageHub
+from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
 
 from mmsp.models.backbones import SPFormer
 from mmsp.models.selfsup import SPMAE, SPMAEDecoder, SPMAEPretrainHead
 from mmsp.ops import SuperpixelGrid
+
+
+@pytest.fixture(autouse=True)
+def mmpretrain_scope():
+    """Build every SP-MAE part in mmpretrain's scope, whatever default scope an earlier test
+    left (mmseg's, e.g.): the heads build their losses by type name."""
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        yield
+
 
 TINY = dict(pixel_dims=8, embed_dims=16, depths=(1, 2), num_heads=2, sp_heads=2, sp_iter=2)
 LOSS = dict(type='PixelReconstructionLoss', criterion='L2', channel=3)
@@ -23,26 +33,26 @@ def tiny_spmae(size=32, out_type='avg_featmap', **kwargs) -> SPMAE:
     """SP-MAE with a tiny SPFormer/8 (cc4 stem: r = 4, s = 2) at ``size`` px, initialised."""
     torch.manual_seed(0)
     grid = size // 8
-    model = MODELS.build(
-        dict(
-            type='SPMAE',
-            backbone=dict(
-                type='mmseg.SPFormer',
-                arch=TINY,
-                superpixel_stride=8,
-                stem_type='cc4',
-                img_size=size,
-                out_type=out_type,
-                drop_path_rate=0.),
-            neck=dict(
-                type='SPMAEDecoder',
-                grid_size=grid,
-                embed_dims=16,
-                decoder_embed_dims=16,
-                decoder_depth=1,
-                decoder_num_heads=2),
-            head=dict(type='SPMAEPretrainHead', embed_dims=16, patch_size=8, loss=LOSS),
-            **kwargs))
+    cfg = dict(
+        type='SPMAE',
+        backbone=dict(
+            type='mmseg.SPFormer',
+            arch=TINY,
+            superpixel_stride=8,
+            stem_type='cc4',
+            img_size=size,
+            out_type=out_type,
+            drop_path_rate=0.),
+        neck=dict(
+            type='SPMAEDecoder',
+            grid_size=grid,
+            embed_dims=16,
+            decoder_embed_dims=16,
+            decoder_depth=1,
+            decoder_num_heads=2),
+        head=dict(type='SPMAEPretrainHead', embed_dims=16, patch_size=8, loss=LOSS),
+        **kwargs)
+    model = MODELS.build(cfg)
     model.init_weights()
     if model.teacher is not None:  # the first EMA update copies the student
         MessageHub.get_current_instance().update_info('max_iters', 10)
