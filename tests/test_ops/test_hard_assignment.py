@@ -192,7 +192,8 @@ def test_clip_superpixels_are_valid_and_causal_ids_never_point_ahead():
         assert ids.shape == (2, 5, 15, 16)
         for b in range(2):
             assert sorted(torch.unique(ids[b]).tolist()) == list(range(int(counts[b])))
-        grid_ids, _ = hard_assignment(logits, cell, contiguous=False, causal=causal)
+        grid_ids, grid_counts = hard_assignment(logits, cell, contiguous=False, causal=causal)
+        assert grid_counts.tolist() == [len(torch.unique(g)) for g in grid_ids]
         fine = SuperpixelGrid.of(size, cell)
         # the temporal cell of each voxel's supervoxel: own or previous (causal), or next
         dt = grid_ids // (fine.shape[1] * fine.shape[2]) - (torch.arange(6) // 2).view(1, -1, 1, 1)

@@ -42,7 +42,8 @@ def train_stats(log: Path) -> dict:
     """Final logged loss and the mean of the logged per-window iteration times."""
     if not log.is_file():
         return {}
-    lines = [ln for ln in log.read_text().splitlines() if 'Iter(train)' in ln]
+    lines = [ln for ln in log.read_text().splitlines()
+             if 'Iter(train)' in ln or 'Epoch(train)' in ln]
     times = [float(m) for ln in lines for m in re.findall(r' time: ([0-9.]+)', ln)]
     losses = [float(m) for ln in lines for m in re.findall(r' loss: ([0-9.]+)', ln)]
     return dict(loss=losses[-1] if losses else None,

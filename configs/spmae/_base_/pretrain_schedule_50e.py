@@ -1,6 +1,6 @@
 # The equal-budget pre-training recipe: 50 epochs of batch 64, 5 linear warm-up epochs then
 # cosine to 0 (per iteration), one checkpoint at the end. The model base sets the AdamW optimiser
-# (lr from the {3e-4, 1e-3} sweep on the patch MAE, tools/experiments/spmae_study.py). Includes
+# (lr 1e-3; the {3e-4, 1e-3} sweep on the patch MAE has not been run). Includes
 # mmpretrain's default runtime and the mmsp plugin import.
 _base_ = ['mmpretrain::_base_/default_runtime.py', '../../_base_/mmsp_runtime.py']
 max_epochs = 50

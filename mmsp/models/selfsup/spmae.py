@@ -16,7 +16,6 @@ import torch
 import torch.nn.functional as F
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models import BaseSelfSupervisor
-from mmpretrain.models.utils import CosineEMA
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor, nn
@@ -24,6 +23,7 @@ from torch import Tensor, nn
 from mmsp.ops import (SuperpixelGrid, association_weights, hard_assignment, merge_heads,
                       upsample_association)
 from ..superpixel_predictors.base import inputs_to_rgb_uint8
+from .cosine_ema import HostStepCosineEMA
 
 __all__ = ['SPMAE', 'SuperpixelTeacher', 'Partition']
 
@@ -48,7 +48,8 @@ class SuperpixelTeacher(nn.Module):
 
     Its output is the first stage's association: the superpixels the network forms before any
     global reasoning. :class:`SPMAE` keeps an exponential moving average of these modules of its
-    student (``mmpretrain.models.utils.CosineEMA``) and masks the teacher's superpixels.
+    student (:class:`HostStepCosineEMA`, mmpretrain's ``CosineEMA`` arithmetic) and masks the
+    teacher's superpixels.
 
     Args:
         stem (nn.Module): the pixel stem.
@@ -85,10 +86,11 @@ class SPMAE(BaseSelfSupervisor):
 
     1. **partition** (no gradient): every pixel gets a token id ``P``. ``'teacher'``: the argmax
        of the first-stage association of an EMA copy of the student's stem and first SCA layers
-       (:class:`SuperpixelTeacher`, ``CosineEMA``, BYOL's momentum 0.004 -> 0), upsampled to
-       image size (:func:`mmsp.ops.upsample_association`) and hard-assigned to grid-cell ids
-       (:func:`mmsp.ops.hard_assignment` with ``contiguous=False``), so id ``j`` is token
-       ``j``. ``'grid'``: square cells of ``r s`` pixels (patch MAE with the SPFormer encoder).
+       (:class:`SuperpixelTeacher`, :class:`HostStepCosineEMA`, BYOL's momentum 0.004 -> 0),
+       upsampled to image size (:func:`mmsp.ops.upsample_association`) and hard-assigned to
+       grid-cell ids (:func:`mmsp.ops.hard_assignment` with ``contiguous=False``), so id ``j``
+       is token ``j``. ``'grid'``: square cells of ``r s`` pixels (patch MAE with the SPFormer
+       encoder).
        ``'slic'``: SLIC segments (scikit-image), each mapped to the cell holding its centroid
        (clamped to the pixel's 3x3 candidates);
     2. **token mask**: per image a random ``K = round((1 - mask_ratio) N)`` of the ``N`` tokens
@@ -165,7 +167,7 @@ class SPMAE(BaseSelfSupervisor):
         self.slic_compactness = slic_compactness
         self.fill_colour = nn.Parameter(torch.zeros(self.backbone.in_channels))
         self.mask_token = nn.Parameter(torch.zeros(1, 1, self.backbone.embed_dims))
-        self.teacher = CosineEMA(
+        self.teacher = HostStepCosineEMA(
             SuperpixelTeacher.of(self.backbone),
             momentum=teacher_momentum,
             end_momentum=teacher_end_momentum) if partition == 'teacher' else None
