@@ -117,3 +117,27 @@ def test_tables_matched_counts_and_criterion(tmp_path):
     assert '| natural/seed0 | M5 | 650 | 0.940 | 0.600 | 0.100 | 0.200 | 0.895 | 0.575 | ' \
         '+0.045 | +0.025 | not met |' in text
     assert '| natural/seed0 | M6 | | no returned count in common with R' in text
+
+
+def _scalars(work_dir: Path, records) -> None:
+    vis = work_dir / '20260101_000000' / 'vis_data'
+    vis.mkdir(parents=True)
+    (vis / 'scalars.json').write_text('\n'.join(json.dumps(r) for r in records) + '\n')
+
+
+def test_tables_finetune_done_and_stopped(tmp_path):
+    train = dict(lr=1e-3, loss=2.0, time=0.5, data_time=0.1)
+    _scalars(tmp_path / 'cifar/seed1/R/finetune', [
+        dict(train, iter=100, epoch=5, step=100), {'accuracy/top1': 30.5, 'step': 5},
+        dict(train, iter=600, epoch=30, step=600), {'accuracy/top1': 41.25, 'step': 30}])
+    _scalars(tmp_path / 'cifar/seed1/M3/finetune', [
+        dict(train, iter=100, epoch=5, step=100), {'accuracy/top1': 31.0, 'step': 5}])
+    (tmp_path / 'status.json').write_text(json.dumps({
+        'cifar/seed1/R/finetune': dict(state='done'),
+        'cifar/seed1/M3/finetune': dict(state='stopped'),
+        'cifar/seed1/M4/finetune': dict(state='waiting')}))
+    text = table.tables(tmp_path)
+    assert '| cifar/seed1 | R |  |  |  | 41.25 |  |' in text
+    assert '| cifar/seed1 | M3 |  |  |  |  | finetune (stopped), top-1 31.00 at iteration ' \
+        '100 |' in text
+    assert '| cifar/seed1 | M4 |  |  |  |  | finetune (waiting) |' in text

@@ -9,7 +9,9 @@ evaluated ranges cover. The scores there are interpolated linearly in the return
 the two evaluated minimum sizes that bracket it; ``dBR`` / ``dASA`` are the run's minus R's. The
 emergence criterion of configs/spmae/README.md: dBR >= 0.03 and dASA >= 0 for every seed.
 
-Only runs that finished (``status.json``) are read; the others are listed as not finished.
+Only runs that finished (``status.json``) are read; the others are listed as not finished (a
+fine-tuning run stopped at the deadline with the last top-1 it logged and its iteration: a partial
+number, not the recipe's result).
 
 Usage (from the repository root)::
 
@@ -25,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from spmae_cpu_table import fmt, read_json, train_stats  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from mmsp.utils.logs import last_metrics  # noqa: E402
+from mmsp.utils.logs import find_scalars, read_scalars  # noqa: E402
 
 ZERO_SHOT = ('num_superpixels', 'ASA', 'BR', 'BP', 'UE')
 
@@ -39,6 +41,16 @@ def interpolate(points: List[Tuple[float, float]], x: float) -> Optional[float]:
     return None
 
 
+def _last_top1(work_dir: Path) -> Optional[Tuple[int, float]]:
+    """The last validation top-1 logged under a fine-tuning work dir, with its iteration."""
+    try:
+        _, metrics = read_scalars(find_scalars(work_dir))
+    except FileNotFoundError:
+        return None
+    values = metrics.get('accuracy/top1')
+    return (values[-1][0], values[-1][1]) if values else None
+
+
 def collect(work: Path) -> Tuple[Dict[str, dict], Dict[str, dict]]:
     """Per group (``natural/seed0``, ``cifar/seed1``) and run: its numbers."""
     status = json.loads((work / 'status.json').read_text())
@@ -50,14 +62,19 @@ def collect(work: Path) -> Tuple[Dict[str, dict], Dict[str, dict]]:
         row = groups.setdefault(group, {}).setdefault(short, dict(zeroshot={}, missing=[]))
         what = parts[3] if len(parts) > 3 else 'pretrain'
         if name not in done:
-            row['missing'].append(f'{what} ({status[name]["state"]})')
+            note = f'{what} ({status[name]["state"]})'
+            if what == 'finetune' and status[name]['state'] == 'stopped':
+                partial = _last_top1(work / name)
+                if partial:
+                    note += f', top-1 {partial[1]:.2f} at iteration {partial[0]}'
+            row['missing'].append(note)
             continue
         if what == 'pretrain':
             row.update(train_stats(work / f'{name}.log'))
         elif what == 'probe':
             row['probe'] = read_json(work / f'{name}.json').get('top1')
         elif what == 'finetune':
-            row['finetune'] = last_metrics(work / name).get('accuracy/top1')
+            row['finetune'] = (_last_top1(work / name) or (None, None))[1]
         elif what.startswith('zeroshot-min'):
             row['zeroshot'][int(what[len('zeroshot-min'):])] = read_json(work / f'{name}.json')
     return groups, status
