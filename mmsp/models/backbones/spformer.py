@@ -431,8 +431,9 @@ class SPFormer(BaseModule):
             raise ValueError(f'SPFormer.forward_masked: keep_ids must be int64 (B={x.shape[0]}, '
                              f'K), got {tuple(keep_ids.shape)} {keep_ids.dtype}')
         ids = keep_ids.sort(dim=1).values
-        if keep_ids.numel() and (ids[:, 0].min() < 0 or ids[:, -1].max() >= num
-                                 or (ids.diff(dim=1) == 0).any()):
+        # one read of the device for the whole check
+        if keep_ids.numel() and bool((ids[:, 0] < 0).any() | (ids[:, -1] >= num).any()
+                                     | (ids.diff(dim=1) == 0).any()):
             raise ValueError(f'SPFormer.forward_masked: keep_ids must be unique per image and in '
                              f'[0, {num}) for the {grid} grid')
         if mask_token.numel() != self.embed_dims:

@@ -11,6 +11,7 @@ import torch
 from mmengine.logging import MessageHub
 from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
+from torch.overrides import TorchFunctionMode
 
 from mmsp.models.backbones import SPFormer
 from mmsp.models.selfsup import SPMAE, SPMAEDecoder, SPMAEPretrainHead
@@ -143,6 +144,8 @@ def test_forward_masked_uses_the_mask_token_and_checks_its_inputs():
         backbone.forward_masked(x, torch.tensor([[0, 0, 3]]), model.mask_token)
     with pytest.raises(ValueError, match='unique'):
         backbone.forward_masked(x, torch.tensor([[0, 16]]), model.mask_token)
+    with pytest.raises(ValueError, match='unique'):
+        backbone.forward_masked(x, torch.tensor([[-1, 3]]), model.mask_token)
     with pytest.raises(ValueError, match='int64'):
         backbone.forward_masked(x, keep.float(), model.mask_token)
     with pytest.raises(ValueError, match='mask_token'):
@@ -281,6 +284,35 @@ def test_loss_trains_every_student_parameter_and_the_teacher_follows_by_ema():
     for name, value in model.teacher.module.named_parameters():
         expected = (1 - momentum) * teacher_before[name] + momentum * student[name]
         torch.testing.assert_close(value, expected)
+
+
+class _HostReads(TorchFunctionMode):
+    """Counts the calls that read a tensor's value on the host (on an accelerator each one
+    waits for the device) or whose output size depends on the values (unique, nonzero)."""
+    NAMES = {'__bool__', '__float__', '__int__', '__index__', 'item', 'tolist', 'numpy',
+             'unique', 'unique_consecutive', 'nonzero', 'masked_select', 'argwhere'}
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.count += getattr(func, '__name__', '') in self.NAMES
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize('partition', ['teacher', 'grid'])
+def test_a_training_step_reads_the_device_once_whatever_the_batch(partition):
+    MessageHub.get_current_instance().update_info('max_iters', 10)
+    counts = []
+    for batch in (2, 5):
+        model = tiny_spmae(partition=partition).train()
+        x = torch.randn(batch, 3, 32, 32)
+        model.loss(x, [])  # the first step copies the student into the teacher
+        with _HostReads() as reads:
+            model.loss(x, [])['loss'].backward()
+        counts.append(reads.count)
+    assert counts == [1, 1]  # forward_masked's check of keep_ids
 
 
 def test_checks():
