@@ -40,7 +40,8 @@ import mmsp  # noqa: F401  (registers mmsp and its safe checkpoint loader)
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mmsp.utils import add_checked_load_hook, method_names
+from mmsp.utils import (add_checked_load_hook, add_method_argument, add_non_strict_argument,
+                        method_names)
 
 _RUN_COUNTER = itertools.count()
 COLUMNS = ('num_superpixels', 'sp_mIoU', 'sp_mAcc', 'ASA', 'BR', 'BP', 'UE', 'UE_levinshtein', 'EV',
@@ -49,13 +50,7 @@ COLUMNS = ('num_superpixels', 'sp_mIoU', 'sp_mAcc', 'ASA', 'BR', 'BP', 'UE', 'UE
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Zero-shot superpixel evaluation table')
-    parser.add_argument(
-        '--method',
-        nargs='+',
-        action='append',
-        required=True,
-        metavar=('CONFIG', 'CHECKPOINT'),
-        help='a method config and optionally its checkpoint (repeat the option)')
+    add_method_argument(parser, 'a method config and optionally its checkpoint (repeat the option)')
     parser.add_argument(
         '--dataset', help='dataset config whose test data / evaluator replace '
         "the methods' own")
@@ -64,20 +59,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--work-dir', default='work_dirs/eval_superpixels', help='folder for the per-method logs')
     parser.add_argument('--out', help='write the table to a .md or .json file')
-    parser.add_argument(
-        '--non-strict',
-        action='store_true',
-        help='load what matches each model and log the rest (a deliberate partial load; by '
-        'default a checkpoint whose keys or shapes differ is refused)')
+    add_non_strict_argument(parser, 'each model')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
         help='overrides applied to every method config')
     args = parser.parse_args(argv)
-    for method in args.method:
-        if len(method) > 2:
-            parser.error(f'--method takes CONFIG [CHECKPOINT], got {method}')
     if args.max_images is not None and args.max_images < 1:
         parser.error('--max-images must be >= 1')
     if args.out and not args.out.endswith(('.md', '.json')):

@@ -38,8 +38,8 @@ from typing import List, Optional
 import mmsp  # noqa: F401  isort:skip  (registers mmsp modules and the safe checkpoint loader)
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.runner import Runner
-from mmsp.utils import (add_checked_load_hook, config_family, finish_distributed,
-                        prepare_cpu_distributed)
+from mmsp.utils import (add_checked_load_hook, add_non_strict_argument, config_family,
+                        finish_distributed, prepare_cpu_distributed)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -52,11 +52,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--out',
         help='seg: folder for predicted label PNGs; cls: .pkl file with the raw predictions')
     parser.add_argument('--show-dir', help='folder for drawn predictions')
-    parser.add_argument(
-        '--non-strict',
-        action='store_true',
-        help='load what matches the model and log the rest (a deliberate partial load; by '
-        'default a checkpoint whose keys or shapes differ is refused)')
+    add_non_strict_argument(parser)
     parser.add_argument(
         '--cfg-options',
         nargs='+',

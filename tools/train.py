@@ -39,8 +39,9 @@ from typing import List, Optional
 import mmsp  # noqa: F401  isort:skip  (registers mmsp modules and the safe checkpoint loader)
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
-from mmsp.utils import (add_checked_load_hook, check_work_dir, config_family, enable_amp,
-                        finish_distributed, prepare_cpu_distributed, use_atomic_checkpoint_hook)
+from mmsp.utils import (add_checked_load_hook, add_non_strict_argument, check_work_dir,
+                        config_family, enable_amp, finish_distributed, prepare_cpu_distributed,
+                        use_atomic_checkpoint_hook)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -55,11 +56,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         const='auto',
         help='resume training: without a value from the latest checkpoint in the work dir, '
         'with a value from that checkpoint')
-    parser.add_argument(
-        '--non-strict',
-        action='store_true',
-        help='load_from: load what matches the model and log the rest (a deliberate partial '
-        'load; by default a checkpoint whose keys or shapes differ is refused)')
+    add_non_strict_argument(parser, 'the model (load_from)')
     parser.add_argument(
         '--amp',
         action='store_true',

@@ -8,6 +8,7 @@ from .checkpoint import (CheckpointMismatchError, NotACheckpointError, UnsafeChe
                          allow_checkpoint_globals, check_checkpoint_file, checkpoint_safe_globals,
                          find_unsafe_globals, load_from_local_safe, load_model_checkpoint,
                          load_state_dict_checked, register_safe_checkpoint_loader, state_dict_of)
+from .cli import add_method_argument, add_non_strict_argument
 from .cpu_amp import CPUAmpOptimWrapper
 from .flops import MultiplyAdds, count_multiply_adds, sdpa_flop_jit
 from .files import atomic_write, write_text_atomically
@@ -29,5 +30,5 @@ __all__ = [
     'finish_distributed', 'method_names', 'prepare_cpu_distributed', 'add_checked_load_hook',
     'use_atomic_checkpoint_hook', 'checkpoints_in', 'check_work_dir', 'atomic_write',
     'write_text_atomically', 'make_tiny_camvid',
-    'make_tiny_image_folder'
+    'make_tiny_image_folder', 'add_method_argument', 'add_non_strict_argument'
 ]

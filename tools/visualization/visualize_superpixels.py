@@ -36,7 +36,8 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
-from mmsp.utils import load_model_checkpoint, method_names
+from mmsp.utils import (add_method_argument, add_non_strict_argument, load_model_checkpoint,
+                        method_names)
 from mmsp.visualization import (association_heatmap, draw_boundaries, draw_colorbar, fit_width,
                                 make_panel, mean_color_image, occlude_image, overlay_heatmap,
                                 rotate_image, save_rgb)
@@ -47,13 +48,7 @@ ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadBSDSAnnotations')
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Visualise superpixels of several methods')
     parser.add_argument('images', nargs='+', help='image files')
-    parser.add_argument(
-        '--method',
-        nargs='+',
-        action='append',
-        required=True,
-        metavar=('CONFIG', 'CHECKPOINT'),
-        help='config [checkpoint]; repeat')
+    add_method_argument(parser, 'config [checkpoint]; repeat')
     parser.add_argument(
         '--rotate',
         type=float,
@@ -79,17 +74,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         metavar=('Y', 'X'),
         help='heat map of the superpixel whose grid cell contains this pixel')
     parser.add_argument('--out-dir', default='work_dirs/vis_superpixels')
-    parser.add_argument(
-        '--non-strict',
-        action='store_true',
-        help='load what matches each model and log the rest (a deliberate partial load; by '
-        'default a checkpoint whose keys or shapes differ is refused)')
+    add_non_strict_argument(parser, 'each model')
     parser.add_argument('--max-width', type=int, default=2000,
                         help='width of the figure at most (pixels); panels are scaled down')
     args = parser.parse_args(argv)
-    for method in args.method:
-        if len(method) > 2:
-            parser.error(f'--method takes CONFIG [CHECKPOINT], got {method}')
     return args
 
 
