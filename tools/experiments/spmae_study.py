@@ -50,7 +50,7 @@ CIFAR = [('M3', 'spmae_spformer-t-s8', '200it'), ('M2', 'spmae-grid_spformer-t-s
          ('M1', 'mae_vit-t-p8', '200it'), ('M4', 'spmae-nodil_spformer-t-s8', '200it'),
          ('S', 'spformer-t-s8', '200it'), ('M3-d4', 'spmae-d4_spformer-t-s8', '200it'),
          ('M1-320', 'mae_vit-t-p8', '320it')]
-#: E2 order (most informative first); '' is from scratch
+#: E2 order (most informative first); R and R-ViT train from scratch
 FINETUNE = ['R', 'M3', 'M1', 'R-ViT', 'M2', 'S', 'M4', 'M3-d4', 'M1-320']
 
 
@@ -60,10 +60,6 @@ class Run(NamedTuple):
     needs: List[str]  # names of runs that must have finished
     pool: str  # 'train' or 'eval'
     out: Optional[str] = None  # the run's result file (a JSON), WORK-relative
-
-
-def _py() -> str:
-    return sys.executable
 
 
 def plan(args) -> List[Run]:
@@ -79,14 +75,14 @@ def plan(args) -> List[Run]:
     few = ['train_dataloader.dataset.indices=8', 'train_dataloader.batch_size=4'] if smoke else []
 
     def train(name, config, opts, needs=(), seed=0):
-        return Run(name, [_py(), 'tools/train.py', config, '--work-dir', str(work / name),
+        return Run(name, [sys.executable, 'tools/train.py', config, '--work-dir', str(work / name),
                           '--cfg-options', f'randomness.seed={seed}'] + opts, list(needs),
                    'train')
 
     def zero_shot(name, config, ckpt, needs, seed):
         for size in args.min_sizes:
             out = f'{name}/zeroshot-min{size}.json'
-            cmd = [_py(), 'tools/eval_superpixels.py', '--method', config] + (
+            cmd = [sys.executable, 'tools/eval_superpixels.py', '--method', config] + (
                 [ckpt] if ckpt else []) + [
                     '--work-dir', str(work / name / f'zeroshot-min{size}'),
                     '--out', str(work / out), '--cfg-options', f'randomness.seed={seed}',
@@ -149,7 +145,7 @@ def plan(args) -> List[Run]:
         c = ckpt(pre) if pre else None
         out = f'{name}/probe.json'
         runs.append(Run(f'{name}/probe', [
-            _py(), 'tools/linear_probe.py', cls[arch]] + ([c] if c else []) + probe_n + [
+            sys.executable, 'tools/linear_probe.py', cls[arch]] + ([c] if c else []) + probe_n + [
                 '--seed', str(args.seed), '--device', args.device, '--work-dir',
                 str(work / name / 'probe'), '--out', str(work / out), '--cfg-options'
             ] + cifar_opts + test_opts, [pre] if pre else [], 'eval', out))

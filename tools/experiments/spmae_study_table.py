@@ -51,7 +51,7 @@ def _last_top1(work_dir: Path) -> Optional[Tuple[int, float]]:
     return (values[-1][0], values[-1][1]) if values else None
 
 
-def collect(work: Path) -> Tuple[Dict[str, dict], Dict[str, dict]]:
+def collect(work: Path) -> Dict[str, Dict[str, dict]]:
     """Per group (``natural/seed0``, ``cifar/seed1``) and run: its numbers."""
     status = json.loads((work / 'status.json').read_text())
     done = {name for name, st in status.items() if st['state'] == 'done'}
@@ -77,7 +77,7 @@ def collect(work: Path) -> Tuple[Dict[str, dict], Dict[str, dict]]:
             row['finetune'] = (_last_top1(work / name) or (None, None))[1]
         elif what.startswith('zeroshot-min'):
             row['zeroshot'][int(what[len('zeroshot-min'):])] = read_json(work / f'{name}.json')
-    return groups, status
+    return groups
 
 
 def matched(row: dict, count: float) -> Dict[str, Optional[float]]:
@@ -94,7 +94,7 @@ def common_count(run: dict, ref: dict, count: float) -> Optional[float]:
 
 
 def tables(work: Path, ref_size: int = 48) -> str:
-    groups, _ = collect(work)
+    groups = collect(work)
     out = ['| data / seed | run | final loss | s/it | probe top-1 | fine-tune top-1 | '
            'not finished |', '|---|---|---|---|---|---|---|']
     for group, rows in groups.items():
