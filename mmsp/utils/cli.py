@@ -4,13 +4,14 @@ import argparse
 __all__ = ['add_method_argument', 'add_non_strict_argument']
 
 
-class _MethodAction(argparse._AppendAction):
-    """``--method CONFIG [CHECKPOINT]``, repeatable; more than two values is an error."""
+class _MethodAction(argparse.Action):
+    """``--method CONFIG [CHECKPOINT]``, repeatable (appends); more than two values is an
+    error."""
 
     def __call__(self, parser, namespace, values, option_string=None):
         if len(values) > 2:
             parser.error(f'{option_string} takes CONFIG [CHECKPOINT], got {values}')
-        super().__call__(parser, namespace, values, option_string)
+        setattr(namespace, self.dest, list(getattr(namespace, self.dest) or []) + [values])
 
 
 def add_method_argument(parser: argparse.ArgumentParser, help: str) -> None:
