@@ -15,7 +15,8 @@ table = load_tool('experiments/spmae_study_table')
 
 def _args(tmp_path, **kw):
     args = dict(work=str(tmp_path), data='/data', natural_data=None, seed=1, device='cuda',
-                min_sizes=[32, 48, 64], only=None, smoke=False)
+                min_sizes=[32, 48, 64], only=None, smoke=False, natural_recipe='1xb256-50e',
+                natural_seeds=None, workers=None)
     args.update(kw)
     return Namespace(**args)
 
@@ -44,15 +45,50 @@ def test_plan_configs_exist_and_needs(tmp_path):
     assert any(w.endswith('M1-320/iter_320.pth') for w in runs['cifar/seed1/M1-320/probe'].cmd)
 
 
-def test_plan_finetune_configs(tmp_path):
-    study.plan(_args(tmp_path))
-    m3 = (tmp_path / 'cifar/seed1/M3/finetune/finetune_config.py').read_text()
+def test_plan_cpu_sized_natural_recipe_and_seeds(tmp_path):
+    runs = {r.name: r for r in study.plan(_args(tmp_path, natural_recipe='1xb32-200it',
+                                                natural_seeds=[0, 1]))}
+    m4 = runs['natural/seed1/M4']
+    assert any(w.endswith('spmae-nodil_spformer-t-s8_1xb32-200it_bsds-camvid-96px.py')
+               for w in m4.cmd)
+    assert 'randomness.seed=1' in m4.cmd
+    assert any(w.endswith('natural/seed1/M4/iter_200.pth')
+               for w in runs['natural/seed1/M4/zeroshot-min64'].cmd)
+    # M1 (no superpixels, no evaluation) with the first seed only; R for both seeds
+    assert 'natural/seed0/M1' in runs and 'natural/seed1/M1' not in runs
+    assert 'natural/seed1/M2' in runs and 'natural/seed1/R/zeroshot-min48' in runs
+    for run in runs.values():
+        for word in run.cmd:
+            if word.startswith('configs/'):
+                assert (REPO_ROOT / word).is_file(), word
+    # without --natural-seeds: M1-M4 with seed 0 and M3 with seed 1
+    default = {r.name for r in study.plan(_args(tmp_path))}
+    assert {n for n in default if n.count('/') == 2 and n.startswith('natural')} == {
+        'natural/seed0/M1', 'natural/seed0/M2', 'natural/seed0/M3', 'natural/seed0/M4',
+        'natural/seed1/M3'}
+
+
+def test_plan_finetune_configs_are_written_when_the_run_starts(tmp_path):
+    runs = {r.name: r for r in study.plan(_args(tmp_path))}
+    assert not (tmp_path / 'cifar').exists()  # planning (and --dry-run) writes nothing
+
+    def config(short):
+        (path, text), = runs[f'cifar/seed1/{short}/finetune'].files.items()
+        assert path == str(tmp_path / f'cifar/seed1/{short}/finetune/finetune_config.py')
+        assert path in runs[f'cifar/seed1/{short}/finetune'].cmd
+        return text
+
+    m3 = config('M3')
     assert "prefix='backbone.'" in m3 and 'cifar/seed1/M3/iter_200.pth' in m3
     assert 'spformer-t-s8_1xb512-30e_cifar10-64px.py' in m3
-    m1 = (tmp_path / 'cifar/seed1/M1/finetune/finetune_config.py').read_text()
-    assert 'vit-t-p8_1xb512-30e_cifar10-64px.py' in m1
-    scratch = (tmp_path / 'cifar/seed1/R/finetune/finetune_config.py').read_text()
-    assert 'init_cfg' not in scratch
+    assert 'vit-t-p8_1xb512-30e_cifar10-64px.py' in config('M1')
+    assert 'init_cfg' not in config('R')
+    # the scheduler writes a run's files before starting it
+    target = tmp_path / 'deep' / 'cfg.py'
+    run = study.Run('w', [sys.executable, '-c', f'open({str(target)!r}).read()'], [], 'train',
+                    files={str(target): 'x = 1\n'})
+    sched = study.Scheduler([run], tmp_path, dict(train=1, eval=1), time.time() + 30, 'cpu', 1)
+    assert sched.run() == 0 and target.read_text() == 'x = 1\n'
 
 
 def _run(name, seconds=0.0, code=0, needs=(), pool='train'):

@@ -3,9 +3,10 @@ zero-shot superpixels, scheduled side by side under one deadline (configs/spmae/
 
 Runs (each a subprocess of this checkout's tools, started from the repository root):
 
-* ``natural``: M1-M4 pre-trained on unlabelled BSDS500 train + CamVid train
-  (``*_1xb256-50e_bsds-camvid-96px.py``), seed 0, and M3 again with seed 1; E3 for each
-  SPFormer run and for the random-init control R of both seeds
+* ``natural``: M1-M4 pre-trained on unlabelled BSDS500 train + CamVid train with
+  ``--natural-recipe`` (``*_1xb256-50e_bsds-camvid-96px.py``; ``1xb32-200it``: the CPU-sized
+  budget), seed 0, and M3 again with seed 1 (``--natural-seeds``: these seeds for M2-M4); E3 for
+  each SPFormer run and for the random-init control R of both seeds
   (``spformer-t-s8-natural_zeroshot-224_bsds500-val.py``).
 * ``cifar``: the CPU-sized comparison (``*_1xb32-200it_cifar10-64px.py``: M1, M2, M3, M4, S,
   plus M3 with a 4-px dilation and M1 at 320 iterations, the wall-clock of an SP-MAE run) for
@@ -24,7 +25,8 @@ Usage (from the repository root)::
 
     python tools/experiments/spmae_study.py --work work_dirs/spmae_study --data ../shared/data \\
         [--seed 1] [--jobs 8] [--eval-jobs 4] [--device cuda] [--deadline-min 8.5] \\
-        [--min-sizes 32 48 64] [--only NAME ...] [--smoke]
+        [--min-sizes 32 48 64] [--natural-recipe 1xb32-200it] [--natural-seeds 0 1] \\
+        [--only NAME ...] [--smoke]
 
 ``--data`` holds ``cifar10``, ``bsds500`` (``images/{train,val}``, ``groundTruth/val``) and
 ``camvid`` (``images/train``); ``--natural-data`` can point the pre-training images elsewhere
@@ -60,6 +62,7 @@ class Run(NamedTuple):
     needs: List[str]  # names of runs that must have finished
     pool: str  # 'train' or 'eval'
     out: Optional[str] = None  # the run's result file (a JSON), WORK-relative
+    files: Dict[str, str] = {}  # files (absolute path: text) written when the run starts
 
 
 def plan(args) -> List[Run]:
@@ -94,19 +97,29 @@ def plan(args) -> List[Run]:
     # natural images: pre-training (the long runs first), then E3
     nat_opts = [f'train_dataloader.dataset.dataset.datasets.0.data_root={nat}/bsds500',
                 f'train_dataloader.dataset.dataset.datasets.1.data_root={nat}/camvid']
+    if args.workers:
+        nat_opts.append(f'train_dataloader.num_workers={args.workers}')
+    by_epoch = args.natural_recipe.endswith('e')  # '1xb256-50e' or '1xb32-200it'
     if smoke:
         nat_opts += ['train_dataloader.dataset.times=1', 'train_dataloader.batch_size=4',
                      'train_dataloader.dataset.dataset.datasets.0.indices=4',
                      'train_dataloader.dataset.dataset.datasets.1.indices=4',
-                     'train_cfg.max_epochs=1', 'train_dataloader.num_workers=1']
-    nat_runs = [(short, cfg, 0) for short, cfg in NATURAL] + [('M3', NATURAL[0][1], 1)]
+                     'train_dataloader.num_workers=1']
+        nat_opts += ['train_cfg.max_epochs=1'] if by_epoch else [
+            'train_cfg.max_iters=2', 'default_hooks.checkpoint.interval=2']
+    nat_seeds = args.natural_seeds or [0, 1]
+    nat_runs = [(short, cfg, nat_seeds[0]) for short, cfg in NATURAL]
+    for seed in nat_seeds[1:]:  # further seeds: M3 only, or M2-M4 with --natural-seeds
+        nat_runs += [(short, cfg, seed) for short, cfg in NATURAL
+                     if short == 'M3' or (args.natural_seeds and short != 'M1')]
     for short, cfg, seed in nat_runs:
         runs.append(train(f'natural/seed{seed}/{short}',
-                          f'{CFG}/{cfg}_1xb256-50e_bsds-camvid-96px.py', nat_opts, seed=seed))
+                          f'{CFG}/{cfg}_{args.natural_recipe}_bsds-camvid-96px.py', nat_opts,
+                          seed=seed))
     # the CIFAR comparison: pre-training
     n_iters = 2 if smoke else None
     for short, cfg, sched in CIFAR:
-        opts = cifar_opts + ['train_dataloader.num_workers=2'] + few
+        opts = cifar_opts + [f'train_dataloader.num_workers={args.workers or 2}'] + few
         if short == 'S':
             opts += test_opts
         if n_iters:
@@ -119,8 +132,10 @@ def plan(args) -> List[Run]:
 
     def ckpt(name: str) -> str:
         folder = work / name
-        if name.startswith('natural'):
+        if name.startswith('natural') and by_epoch:
             return str(folder / f'epoch_{1 if smoke else 50}.pth')
+        if name.startswith('natural'):
+            return str(folder / f'iter_{2 if smoke else 200}.pth')
         iters = n_iters or (320 if name.endswith('M1-320') else 200)
         return str(folder / f'iter_{iters}.pth')
 
@@ -130,7 +145,7 @@ def plan(args) -> List[Run]:
         if short != 'M1':
             name = f'natural/seed{seed}/{short}'
             zero_shot(name, zs_nat, ckpt(name), [name], seed)
-    for seed in (0, 1):
+    for seed in nat_seeds:
         zero_shot(f'natural/seed{seed}/R', zs_nat, None, [], seed)
     # E1 and E3 of the CIFAR runs and R
     cifar = f'cifar/seed{args.seed}'
@@ -157,20 +172,18 @@ def plan(args) -> List[Run]:
         pre = None if short.startswith('R') else f'{cifar}/{short}'
         arch = 'vit' if short.startswith(('M1', 'R-ViT')) else 'spformer'
         name = f'{cifar}/{short}/finetune'
-        folder = work / name
-        folder.mkdir(parents=True, exist_ok=True)
-        config = folder / 'finetune_config.py'
+        config = work / name / 'finetune_config.py'
         lines = [f"_base_ = ['{REPO_ROOT / cls[arch]}']"]
         if pre:
             lines.append(f"model = dict(backbone=dict(init_cfg=dict(type='Pretrained', "
                          f"checkpoint='{ckpt(pre)}', prefix='backbone.')))")
-        config.write_text('\n'.join(lines) + '\n')
         opts = cifar_opts + test_opts + few
         if smoke:
             opts += ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
                      'test_dataloader.dataset.indices=8', 'val_dataloader.dataset.indices=8',
                      'train_dataloader.num_workers=1']
-        runs.append(train(name, str(config), opts, [pre] if pre else [], args.seed))
+        runs.append(train(name, str(config), opts, [pre] if pre else [], args.seed)._replace(
+            files={str(config): '\n'.join(lines) + '\n'}))
     if args.only:
         runs = [r for r in runs if any(r.name.startswith(o) for o in args.only)]
     return runs
@@ -199,6 +212,9 @@ class Scheduler:
     def _start(self, run: Run) -> None:
         log = self.work / f'{run.name}.log'
         log.parent.mkdir(parents=True, exist_ok=True)
+        for path, text in run.files.items():
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text)
         self.state[run.name] = dict(state='running', start_s=round(time.time() - self.t0, 1),
                                     cmd=' '.join(run.cmd), pool=run.pool, out=run.out)
         self.procs[run.name] = subprocess.Popen(
@@ -259,8 +275,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument('--jobs', type=int, default=8, help='training runs side by side')
     p.add_argument('--eval-jobs', type=int, default=4, help='evaluations side by side')
     p.add_argument('--threads', type=int, default=1, help='OMP threads per run')
+    p.add_argument('--workers', type=int,
+                   help='data workers per pre-training run (default: 2 for CIFAR-10, the '
+                   "natural-image config's 4)")
     p.add_argument('--deadline-min', type=float, default=60.)
     p.add_argument('--min-sizes', type=int, nargs='+', default=[32, 48, 64])
+    p.add_argument('--natural-recipe', default='1xb256-50e', choices=['1xb256-50e', '1xb32-200it'],
+                   help='the natural-image pre-training configs (1xb32-200it: CPU-sized)')
+    p.add_argument('--natural-seeds', type=int, nargs='+',
+                   help='seeds of the natural-image runs: M1-M4 with the first, M2-M4 with the '
+                   'others (default: M1-M4 with seed 0, M3 with seed 1)')
     p.add_argument('--only', nargs='+', help='runs whose name starts with one of these')
     p.add_argument('--smoke', action='store_true', help='a few images and iterations per run')
     p.add_argument('--dry-run', action='store_true', help='print the plan')
