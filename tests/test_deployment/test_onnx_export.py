@@ -1,7 +1,8 @@
 """ONNX export (torch.export, dynamo=True) gives PyTorch's answer in ONNX Runtime.
 
 The references are the PyTorch modules themselves, run eagerly at every size; the exported
-graphs share nothing with them but the weights. Every model is exported once at one size with
+graphs share nothing with them but the weights. The association operators and a whole segmentor
+(SPFormer backbone + superpixel-transformer head) are exported once each at one size with
 dynamic height/width and compared at that size and at a size that is not a multiple of any
 stride (partial border cells). Every grid has border cells whose out-of-grid candidates carry
 ``-inf`` logits: a ``-inf * 0`` anywhere in the graph makes ONNX Runtime return NaN.
@@ -72,59 +73,51 @@ def spformer():
     return TensorModeWrapper(model).eval()
 
 
+def _sp_head_segmentor(scale=1.0):
+    """The superpixel-transformer head on a tiny SPFormer (its pixel map and last stage)."""
+    backbone = dict(type='SPFormer', arch=TINY, img_size=64, drop_path_rate=0., out_pixels=True)
+    head = dict(type='SPTransformerHead', in_channels=[8, 16], in_index=[0, 1], channels=16,
+                cell_size=4, query_grid=(4, 6), num_iterations=1, num_layers=1,
+                num_attn_heads=2, num_classes=5, norm_cfg=dict(type='BN'), dropout_ratio=0.0)
+    torch.manual_seed(0)
+    model = MODELS.build(dict(type='SPEncoderDecoder', backbone=backbone, decode_head=head,
+                              test_cfg=ConfigDict(mode='whole')))
+    model.init_weights()
+    with torch.no_grad():
+        for param in model.parameters():
+            param.mul_(scale)
+    return TensorModeWrapper(model).eval()
+
+
 @pytest.fixture(scope='module')
-def spformer_onnx(spformer, tmp_path_factory):
-    path = str(tmp_path_factory.mktemp('onnx') / 'spformer.onnx')
-    program = export_onnx(spformer, path, EXPORT, dynamic=True)
-    return path, program
+def segmentor_onnx(tmp_path_factory):
+    """One dynamic export of the whole segmentor: backbone and head in one graph (torch.export
+    + ONNX translation take minutes, so the tests share it)."""
+    model = _sp_head_segmentor()
+    path = str(tmp_path_factory.mktemp('onnx') / 'seg.onnx')
+    program = export_onnx(model, path, EXPORT, dynamic=True)
+    return model, path, program
 
 
-def test_spformer_backbone_dynamic_sizes(spformer, spformer_onnx):
-    path, program = spformer_onnx
+def test_sp_head_on_spformer_dynamic_sizes(segmentor_onnx):
+    model, path, program = segmentor_onnx
     ranges = input_size_ranges(program)
     assert all(rng is not None and rng[0] <= 64 for rng in ranges.values()), ranges
-    rows = verify_onnx(path, spformer, [EXPORT, OTHER])
+    rows = verify_onnx(path, model, [EXPORT, OTHER])
     for row in rows:
         assert row['ok'] and row['nan'] == 0, row
         assert row['max_abs_diff'] < 1e-4 * max(1.0, row['max_abs_ref'])
     # the outputs really change size with the input
     blank = np.zeros((1, 3, *OTHER), np.float32)
     out = onnxruntime.InferenceSession(path).run(None, {'input': blank})
-    assert out[0].shape == (1, 8, 19, 26)
+    assert out[0].shape == (1, 5, 19, 26)  # class logits at 1/4 of the input size
 
 
-def test_verify_onnx_reports_other_weights(spformer, spformer_onnx):
+def test_verify_onnx_reports_other_weights(segmentor_onnx):
     """A mutation the verification must catch: PyTorch weights that differ from the export."""
-    path, _ = spformer_onnx
-    other = TensorModeWrapper(SPFormer(arch=TINY, img_size=64, drop_path_rate=0.,
-                                       out_pixels=True, unfold_outputs=True)).eval()
-    other.load_state_dict(spformer.state_dict())
-    with torch.no_grad():
-        for param in other.parameters():
-            param.mul_(1.1)
-    rows = verify_onnx(path, other, [EXPORT])
+    _, path, _ = segmentor_onnx
+    rows = verify_onnx(path, _sp_head_segmentor(scale=1.1), [EXPORT])
     assert not rows[0]['ok'] and rows[0]['max_abs_diff'] > 1e-3
-
-
-def _sp_head_segmentor(backbone):
-    inch = [8, 16, 32, 64] if backbone['type'] == 'ResNetV1c' else [8, 16]
-    head = dict(type='SPTransformerHead', in_channels=inch, in_index=list(range(len(inch))),
-                channels=16, cell_size=4, query_grid=(4, 6), num_iterations=1, num_layers=1,
-                num_attn_heads=2, num_classes=5, norm_cfg=dict(type='BN'), dropout_ratio=0.0)
-    torch.manual_seed(0)
-    model = MODELS.build(dict(type='SPEncoderDecoder', backbone=backbone, decode_head=head,
-                              test_cfg=ConfigDict(mode='whole')))
-    model.init_weights()
-    return TensorModeWrapper(model).eval()
-
-
-def test_sp_head_on_spformer_dynamic_sizes(tmp_path):
-    model = _sp_head_segmentor(
-        dict(type='SPFormer', arch=TINY, img_size=64, drop_path_rate=0., out_pixels=True))
-    path = str(tmp_path / 'seg.onnx')
-    export_onnx(model, path, EXPORT, dynamic=True)
-    rows = verify_onnx(path, model, [EXPORT, OTHER])
-    assert all(row['ok'] and row['nan'] == 0 for row in rows), rows
 
 
 def test_fixed_size_export_refuses_other_sizes(tmp_path):
