@@ -16,7 +16,7 @@ table = load_tool('experiments/spmae_study_table')
 def _args(tmp_path, **kw):
     args = dict(work=str(tmp_path), data='/data', natural_data=None, seed=1, device='cuda',
                 min_sizes=[32, 48, 64], only=None, smoke=False, natural_recipe='1xb256-50e',
-                natural_seeds=None, workers=None)
+                natural_seeds=None, workers=None, no_finetune=False)
     args.update(kw)
     return Namespace(**args)
 
@@ -42,6 +42,11 @@ def test_plan_configs_exist_and_needs(tmp_path):
     nat = study.plan(_args(tmp_path, natural_data='/bmp'))[0]
     assert 'train_dataloader.dataset.dataset.datasets.1.data_root=/bmp/camvid' in nat.cmd
     assert runs['cifar/seed1/M1-320/probe'].needs == ['cifar/seed1/M1-320']
+    # the mask-ratio sweep: probe and E3 after pre-training, no E2 (not in FINETUNE)
+    assert runs['cifar/seed1/M3-r90/zeroshot-min48'].needs == ['cifar/seed1/M3-r90']
+    assert 'cifar/seed1/M3-r90/finetune' not in runs
+    assert not any(n.endswith('finetune') for n in
+                   (r.name for r in study.plan(_args(tmp_path, no_finetune=True))))
     assert any(w.endswith('M1-320/iter_320.pth') for w in runs['cifar/seed1/M1-320/probe'].cmd)
 
 

@@ -9,10 +9,10 @@ Runs (each a subprocess of this checkout's tools, started from the repository ro
   each SPFormer run and for the random-init control R of both seeds
   (``spformer-t-s8-natural_zeroshot-224_bsds500-val.py``).
 * ``cifar``: the CPU-sized comparison (``*_1xb32-200it_cifar10-64px.py``: M1, M2, M3, M4, S,
-  plus M3 with a 4-px dilation and M1 at 320 iterations, the wall-clock of an SP-MAE run) for
-  ``--seed``; E1 (``tools/linear_probe.py``), E2 (``*_1xb512-30e_cifar10-64px.py`` from each
-  checkpoint and from scratch) and E3 (``spformer-t-s8_zeroshot-224_bsds500-val.py``) for each
-  run and R.
+  plus M3 with a 4-px dilation, M3 with 50 % and 90 % of the tokens masked and M1 at 320
+  iterations, the wall-clock of an SP-MAE run) for ``--seed``; E1 (``tools/linear_probe.py``),
+  E2 (``*_1xb512-30e_cifar10-64px.py`` from each checkpoint and from scratch; not with
+  ``--no-finetune``) and E3 (``spformer-t-s8_zeroshot-224_bsds500-val.py``) for each run and R.
 
 E3 is evaluated at every ``--min-sizes`` connectivity minimum piece size so that the runs can be
 compared at matched returned counts. Training runs share ``--jobs`` slots and evaluations
@@ -26,7 +26,7 @@ Usage (from the repository root)::
     python tools/experiments/spmae_study.py --work work_dirs/spmae_study --data ../shared/data \\
         [--seed 1] [--jobs 8] [--eval-jobs 4] [--device cuda] [--deadline-min 8.5] \\
         [--min-sizes 32 48 64] [--natural-recipe 1xb32-200it] [--natural-seeds 0 1] \\
-        [--only NAME ...] [--smoke]
+        [--only NAME ...] [--no-finetune] [--smoke]
 
 ``--data`` holds ``cifar10``, ``bsds500`` (``images/{train,val}``, ``groundTruth/val``) and
 ``camvid`` (``images/train``); ``--natural-data`` can point the pre-training images elsewhere
@@ -51,7 +51,8 @@ NATURAL = [('M3', 'spmae_spformer-t-s8'), ('M2', 'spmae-grid_spformer-t-s8'),
 CIFAR = [('M3', 'spmae_spformer-t-s8', '200it'), ('M2', 'spmae-grid_spformer-t-s8', '200it'),
          ('M1', 'mae_vit-t-p8', '200it'), ('M4', 'spmae-nodil_spformer-t-s8', '200it'),
          ('S', 'spformer-t-s8', '200it'), ('M3-d4', 'spmae-d4_spformer-t-s8', '200it'),
-         ('M1-320', 'mae_vit-t-p8', '320it')]
+         ('M1-320', 'mae_vit-t-p8', '320it'), ('M3-r50', 'spmae-r50_spformer-t-s8', '200it'),
+         ('M3-r90', 'spmae-r90_spformer-t-s8', '200it')]
 #: E2 order (most informative first); R and R-ViT train from scratch
 FINETUNE = ['R', 'M3', 'M1', 'R-ViT', 'M2', 'S', 'M4', 'M3-d4', 'M1-320']
 
@@ -168,7 +169,7 @@ def plan(args) -> List[Run]:
             zero_shot(name, f'{CFG}/spformer-t-s8_zeroshot-224_bsds500-val.py', c,
                       [pre] if pre else [], args.seed)
     # E2: fine-tuning from each checkpoint and from scratch
-    for short in FINETUNE:
+    for short in [] if args.no_finetune else FINETUNE:
         pre = None if short.startswith('R') else f'{cifar}/{short}'
         arch = 'vit' if short.startswith(('M1', 'R-ViT')) else 'spformer'
         name = f'{cifar}/{short}/finetune'
@@ -286,6 +287,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help='seeds of the natural-image runs: M1-M4 with the first, M2-M4 with the '
                    'others (default: M1-M4 with seed 0, M3 with seed 1)')
     p.add_argument('--only', nargs='+', help='runs whose name starts with one of these')
+    p.add_argument('--no-finetune', action='store_true', help='leave E2 out (hours on a CPU)')
     p.add_argument('--smoke', action='store_true', help='a few images and iterations per run')
     p.add_argument('--dry-run', action='store_true', help='print the plan')
     args = p.parse_args(argv)
