@@ -74,8 +74,11 @@ def spformer():
 
 
 def _sp_head_segmentor(scale=1.0):
-    """The superpixel-transformer head on a tiny SPFormer (its pixel map and last stage)."""
-    backbone = dict(type='SPFormer', arch=TINY, img_size=64, drop_path_rate=0., out_pixels=True)
+    """The superpixel-transformer head on a tiny SPFormer: its pixel map and its last stage
+    unfolded to the pixels (``unfold_outputs``), so that the graph holds every association
+    operator of the backbone."""
+    backbone = dict(type='SPFormer', arch=TINY, img_size=64, drop_path_rate=0., out_pixels=True,
+                    unfold_outputs=True)
     head = dict(type='SPTransformerHead', in_channels=[8, 16], in_index=[0, 1], channels=16,
                 cell_size=4, query_grid=(4, 6), num_iterations=1, num_layers=1,
                 num_attn_heads=2, num_classes=5, norm_cfg=dict(type='BN'), dropout_ratio=0.0)
