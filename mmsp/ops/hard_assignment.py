@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from .grid import SuperpixelGrid
-from .id_maps import relabel_contiguous
+from .id_maps import ids_present, relabel_contiguous
 from .upsample import upsample_association
 
 __all__ = ['hard_assignment', 'association_to_superpixels', 'infer_pixel_stride']
@@ -61,11 +61,8 @@ def hard_assignment(association: Tensor,
     ids = grid.cell_ids(association.device)[None] + grid.neighbor_id_offsets(
         association.device)[best]
     if contiguous:
-        return relabel_contiguous(ids)
-    # the ids present per image, counted on the device (no per-image loop, no host sync)
-    present = torch.zeros(ids.shape[0], grid.num_superpixels, dtype=torch.bool, device=ids.device)
-    present.scatter_(1, ids.reshape(ids.shape[0], -1), True)
-    return ids, present.sum(dim=1)
+        return relabel_contiguous(ids, grid.num_superpixels)
+    return ids, ids_present(ids, grid.num_superpixels).sum(dim=1)  # no host sync
 
 
 def association_to_superpixels(association: Tensor,

@@ -1,20 +1,36 @@
 """Integer id maps: contiguous relabelling, nearest resizing, connected superpixels."""
 import heapq
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch
 from skimage import measure
 from torch import Tensor
 
-__all__ = ['relabel_contiguous', 'resize_ids', 'enforce_connectivity']
+__all__ = ['ids_present', 'relabel_contiguous', 'resize_ids', 'enforce_connectivity']
 
 
-def relabel_contiguous(ids: Tensor) -> Tuple[Tensor, Tensor]:
+def ids_present(ids: Tensor, num_ids: int) -> Tensor:
+    """Which ids occur in each image (or clip), computed on the device with one scatter.
+
+    Args:
+        ids (Tensor): (B, ...) int64 ids in ``[0, num_ids)``.
+        num_ids (int): the number of possible ids.
+
+    Returns:
+        Tensor: (B, num_ids) bool, True where the id occurs in that item.
+    """
+    present = torch.zeros(ids.shape[0], num_ids, dtype=torch.bool, device=ids.device)
+    return present.scatter_(1, ids.reshape(ids.shape[0], -1).long(), True)
+
+
+def relabel_contiguous(ids: Tensor, num_ids: Optional[int] = None) -> Tuple[Tensor, Tensor]:
     """Map the ids of every image (or clip) to ``0 .. K_b - 1`` (order preserved).
 
     Args:
         ids (Tensor): (B, H, W) or (B, T, H, W) non-negative int64 ids.
+        num_ids (int, optional): an upper bound of the ids (all ids ``< num_ids``), e.g. the
+            grid's cell count. Defaults to the largest id + 1, which reads the device once.
 
     Returns:
         tuple[Tensor, Tensor]: contiguous ids (as ``ids``) and the count ``K_b`` per item (B,).
@@ -22,11 +38,10 @@ def relabel_contiguous(ids: Tensor) -> Tuple[Tensor, Tensor]:
     if ids.dim() not in (3, 4):
         raise ValueError(f'relabel_contiguous: expected (B, H, W) or (B, T, H, W), got '
                          f'{tuple(ids.shape)}')
-    b = ids.shape[0]
-    flat = ids.reshape(b, -1).long()
-    size = int(flat.max()) + 1 if flat.numel() else 1
-    present = torch.zeros(b, size, dtype=torch.long, device=ids.device)
-    present.scatter_(1, flat, 1)
+    flat = ids.reshape(ids.shape[0], -1).long()
+    if num_ids is None:
+        num_ids = int(flat.max()) + 1 if flat.numel() else 1
+    present = ids_present(flat, num_ids).long()
     new_ids = present.cumsum(dim=1) - 1
     return new_ids.gather(1, flat).reshape(ids.shape), present.sum(dim=1)
 

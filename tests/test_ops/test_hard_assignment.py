@@ -5,8 +5,8 @@ import torch
 from scipy import ndimage
 
 from mmsp.ops import (SuperpixelGrid, association_logits, association_to_superpixels,
-                      enforce_connectivity, hard_assignment, infer_pixel_stride, merge_heads,
-                      relabel_contiguous, upsample_association)
+                      enforce_connectivity, hard_assignment, ids_present, infer_pixel_stride,
+                      merge_heads, relabel_contiguous, upsample_association)
 from mmsp.ops.reference import dense_association_logits
 
 
@@ -70,6 +70,19 @@ def test_relabel_contiguous_per_image():
     out, counts = relabel_contiguous(ids)
     assert out.tolist() == [[[1, 1, 2], [2, 0, 0]], [[0, 1, 1], [1, 1, 1]]]
     assert counts.tolist() == [3, 2]
+
+
+def test_ids_present_and_a_given_bound_against_sets():
+    torch.manual_seed(0)
+    ids = torch.randint(0, 11, (3, 4, 5))
+    present = ids_present(ids, 13)
+    for b in range(3):
+        assert set(present[b].nonzero().flatten().tolist()) == set(ids[b].flatten().tolist())
+    # a bound above the largest id gives the same relabelling as the default
+    out, counts = relabel_contiguous(ids, 13)
+    ref_out, ref_counts = relabel_contiguous(ids)
+    assert torch.equal(out, ref_out) and torch.equal(counts, ref_counts)
+    assert counts.tolist() == [len(set(ids[b].flatten().tolist())) for b in range(3)]
 
 
 def test_upsample_factor_one_is_identity_and_shapes():
